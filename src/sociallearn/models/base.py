@@ -1,0 +1,110 @@
+"""The language-model contract every backend implements.
+
+Two batched calls, nothing else:
+
+* :meth:`LanguageModel.generate` samples continuations and reports their log-probability (needed to
+  keep the top-k samples by perplexity);
+* :meth:`LanguageModel.score` returns the log-probability of a given continuation after a context.
+  Exposure, voting and label scoring all go through it, so backends group requests that share a
+  context and compute that context only once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """How to sample. ``seed`` plus a prompt's sample index make each sample reproducible."""
+
+    max_tokens: int = 128
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+    # A GBNF grammar constraining the output; backends that cannot honour it ignore it and
+    # report ``constrained=False`` on the completion, so results can say whether it was used.
+    grammar: str | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled continuation."""
+
+    text: str
+    n_tokens: int
+    logprob_sum: float
+    finish_reason: str = "stop"
+    constrained: bool = False
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob_sum / self.n_tokens if self.n_tokens else 0.0
+
+    @property
+    def perplexity(self) -> float:
+        """Per-token perplexity; lower means the model found the text more likely."""
+        return math.exp(-self.mean_logprob)
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Score ``continuation`` as the text that follows ``context``."""
+
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """Sum of the continuation tokens' log-probs (natural log) and how many tokens there were."""
+
+    logprob_sum: float
+    n_tokens: int
+    token_logprobs: tuple[float, ...] = field(default=(), compare=False)
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob_sum / self.n_tokens if self.n_tokens else 0.0
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A text-in, text-out model with log-probabilities.
+
+    ``generate`` must give *different* samples for repeated identical prompts in one batch when the
+    temperature is above zero: the j-th occurrence of a prompt is sample j. Example::
+
+        model = create_model("fake")
+        [c] = model.generate(["Text: hi\\nClass:"], GenerationParams(max_tokens=4))
+        [s] = model.score([ScoreRequest("Text: hi\\nClass:", " spam")])
+    """
+
+    @property
+    def model_id(self) -> str:
+        """A stable identifier (spec string plus anything that changes outputs), used in cache keys."""
+        ...
+
+    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Completion]: ...
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]: ...
+
+
+def sample_indices(prompts: Sequence[str]) -> list[int]:
+    """For each prompt, how many identical prompts came before it in the batch (its sample index)."""
+    seen: dict[str, int] = {}
+    out: list[int] = []
+    for p in prompts:
+        i = seen.get(p, 0)
+        out.append(i)
+        seen[p] = i + 1
+    return out
+
+
+def derive_seed(seed: int, sample_index: int) -> int:
+    """A per-sample seed that differs across sample indices but is fixed for a given (seed, index)."""
+    return (seed * 1_000_003 + sample_index * 7_919 + 17) % (2**31 - 1)
