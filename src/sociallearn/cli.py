@@ -1,0 +1,199 @@
+"""The command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from sociallearn.errors import SocialLearnError, UserError
+
+app = typer.Typer(
+    help="Social learning among LLMs: teachers teach a student in natural language.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_CONFIG = Path(__file__).parent / "presets" / "sms_spam.yaml"
+
+ConfigArg = Annotated[
+    Path | None, typer.Argument(help="experiment YAML (default: the SMS spam demo)")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="model spec for every role, e.g. llamacpp:/m.gguf")]
+TeachersOpt = Annotated[int | None, typer.Option("--teachers", help="number of teachers")]
+NOpt = Annotated[list[int] | None, typer.Option("--n", help="examples taught (repeatable)")]
+SeedOpt = Annotated[list[int] | None, typer.Option("--seed", help="seed (repeatable)")]
+SeedsOpt = Annotated[int | None, typer.Option("--seeds", help="use seeds 0..N-1")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="test items per unit")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="run directory")]
+TaskOpt = Annotated[list[str] | None, typer.Option("--task", help="task name or task YAML (repeatable)")]
+MethodOpt = Annotated[list[str] | None, typer.Option("--method", help="teaching method (repeatable)")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="folder with the datasets", envvar="SOCIALLEARN_DATA_DIR")]
+ModeOpt = Annotated[str | None, typer.Option("--answer-mode", help="generate or score")]
+
+
+def _overrides(**kwargs: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if value is None or value == []:
+            continue
+        out[key] = value
+    if "seeds_count" in out:
+        out["seeds"] = list(range(out.pop("seeds_count")))
+    return out
+
+
+def _fail(error: SocialLearnError) -> None:
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    config: ConfigArg = None,
+    model: ModelOpt = None,
+    teachers: TeachersOpt = None,
+    n: NOpt = None,
+    seed: SeedOpt = None,
+    seeds: SeedsOpt = None,
+    limit: LimitOpt = None,
+    out: OutOpt = None,
+    task: TaskOpt = None,
+    method: MethodOpt = None,
+    data_dir: DataDirOpt = None,
+    answer_mode: ModeOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list the units and model calls, run nothing")] = False,
+) -> None:
+    """Run an experiment grid (teach, evaluate, store), resuming a previous run of the same config."""
+    try:
+        from sociallearn.experiment.config import load_config
+
+        cfg = load_config(
+            config or DEFAULT_CONFIG,
+            _overrides(
+                model=model, teachers=teachers, n=n, seeds=seed, seeds_count=seeds, limit=limit,
+                out=out, tasks=task, methods=method, data_dir=data_dir, answer_mode=answer_mode,
+            ),
+        )
+        if dry_run:
+            from sociallearn.experiment.plan import print_plan
+
+            print_plan(cfg, console)
+            return
+        from sociallearn.cli_progress import RichReporter
+        from sociallearn.experiment.runner import run_experiment
+
+        console.print(f"run directory: {cfg.run_dir}")
+        with RichReporter(console) as reporter:
+            summary = run_experiment(cfg, reporter)
+        _print_results(summary.run_dir_rows)
+        _write_report(cfg.run_dir)
+        console.print(
+            f"{summary.computed} units computed, {summary.skipped} reused, "
+            f"{summary.seconds:.0f}s; results in {cfg.run_dir}"
+        )
+    except SocialLearnError as error:
+        _fail(error)
+
+
+def _print_results(rows: list[dict[str, Any]]) -> None:
+    from sociallearn.experiment.tables import results_table
+
+    console.print(results_table(rows))
+
+
+def _write_report(run_dir: Path) -> None:
+    try:
+        from sociallearn.report import build_report
+    except ImportError:
+        return
+    paths = build_report(run_dir)
+    console.print(f"report: {paths.html}")
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+    """Write report.html and report.md for a run directory."""
+    try:
+        if not (run_dir / "results.jsonl").exists():
+            raise UserError(f"{run_dir}: no results.jsonl here (expected a run directory)")
+        _write_report(run_dir)
+    except SocialLearnError as error:
+        _fail(error)
+
+
+@app.command()
+def audit(
+    config: ConfigArg = None,
+    model: ModelOpt = None,
+    task: TaskOpt = None,
+    runs: Annotated[int | None, typer.Option("--runs", help="T_SS: independent runs")] = None,
+    references: Annotated[int | None, typer.Option("--references", help="N_SS: canary + references")] = None,
+    out: OutOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Plant canaries in the teachers' silos, teach, and measure what the student memorised."""
+    try:
+        from sociallearn.experiment.config import load_config
+        from sociallearn.experiment.audit import run_audit
+
+        cfg = load_config(
+            config or Path(__file__).parent / "presets" / "audit.yaml",
+            _overrides(model=model, tasks=task, out=out, data_dir=data_dir),
+        )
+        if runs or references:
+            audit_cfg = cfg.audit.model_copy(
+                update={k: v for k, v in {"runs": runs, "n_references": references}.items() if v}
+            )
+            cfg = cfg.model_copy(update={"audit": audit_cfg})
+        run_audit(cfg, console)
+    except SocialLearnError as error:
+        _fail(error)
+
+
+@app.command()
+def tasks() -> None:
+    """List the built-in tasks: format, labels and where their data come from."""
+    try:
+        from rich.table import Table
+
+        from sociallearn.tasks import describe_tasks
+
+        table = Table(title="tasks", show_lines=True)
+        for col in ("name", "format", "labels", "parser", "data"):
+            table.add_column(col)
+        for info in describe_tasks():
+            table.add_row(info.name, info.format, ", ".join(info.labels) or "-", info.parser, info.source)
+        console.print(table)
+    except SocialLearnError as error:
+        _fail(error)
+
+
+@app.command(name="list")
+def list_components() -> None:
+    """List the registered methods, aggregators and model providers."""
+    from sociallearn.models.registry import providers
+    from sociallearn.teaching.aggregators import aggregators
+    from sociallearn.teaching.methods import methods
+
+    console.print("methods:     " + ", ".join(methods.names()))
+    console.print("aggregators: " + ", ".join(aggregators.names()))
+    console.print("models:      " + ", ".join(providers.names()))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted; finished units are saved, rerun the same command to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

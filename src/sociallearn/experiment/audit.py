@@ -1,0 +1,140 @@
+"""The canary experiment (SPEC §5): plant, teach, score the canary behind the learned prompt.
+
+Each audit run is a unit of its own (kind ``audit``) in the results store, so an interrupted
+audit resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sociallearn.errors import ConfigError
+from sociallearn.experiment.config import ExperimentConfig
+from sociallearn.experiment.runner import open_store, write_manifest
+from sociallearn.experiment.unit import build_classroom, leakage_gate, teach
+from sociallearn.experiment.units import UnitKey
+from sociallearn.experiment.workbench import Workbench
+from sociallearn.tasks.base import CanaryTemplate, Task
+from sociallearn.teaching.transcript import STUDENT
+
+
+def _templates(config: ExperimentConfig, task: Task) -> list[CanaryTemplate]:
+    if not task.canaries:
+        raise ConfigError(f"audit: task {task.name!r} declares no canary templates")
+    if not config.audit.templates:
+        return list(task.canaries)
+    by_name = {c.name: c for c in task.canaries}
+    missing = [t for t in config.audit.templates if t not in by_name]
+    if missing:
+        raise ConfigError(
+            f"audit.templates: {missing[0]!r} is not a canary template of task {task.name!r} "
+            f"(known: {', '.join(by_name)})"
+        )
+    return [by_name[t] for t in config.audit.templates]
+
+
+def audit_unit(
+    config: ExperimentConfig, bench: Workbench, key: UnitKey, template: CanaryTemplate
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One run: a fresh canary, planted in every silo; returns the privacy row and transcript."""
+    from sociallearn.privacy import audit_prompt, canary_example, make_canary_set
+
+    task = bench.task(key.task)
+    canaries = make_canary_set(
+        template, n_total=config.audit.n_references, seed=key.derived_seed(template.name)
+    )
+    planted = canary_example(canaries, task)
+    room = build_classroom(config, bench, key, leakage_gate(config, key.method))
+    # The baseline always shows the canary: it is the contrast "canary in the prompt itself".
+    force = config.audit.force_in_prompt or key.method == "original_examples"
+    for teacher in room.teachers:
+        teacher.plant(planted, copies=config.audit.copies, force=force)
+    curriculum = teach(config, bench, key, room, key.derived_seed("teach", template.name))
+    prompt = curriculum.render(task)
+    room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
+    result = audit_prompt(bench.model(config.student_spec()), prompt, canaries)
+    reached = any(canaries.secret in m.text for m in room.transcript.to_student())
+    row = {
+        "unit": f"{key}/{template.name}",
+        "task": key.task,
+        "method": key.method,
+        "template": template.name,
+        "kind": template.kind,
+        "run": key.seed,
+        "rank": result.rank,
+        "exposure": result.exposure,
+        "n_references": result.n_references,
+        "canary_score": result.canary_score,
+        "canary_reached_student": reached,
+        "gate": config.gate.enabled and key.method == "synthetic_examples",
+        "n_examples_taught": len(curriculum.examples),
+    }
+    return row, room.transcript.rows()
+
+
+def audit_keys(config: ExperimentConfig, bench: Workbench) -> list[tuple[UnitKey, CanaryTemplate]]:
+    keys: list[tuple[UnitKey, CanaryTemplate]] = []
+    for task_name in config.tasks:
+        task = bench.task(task_name)
+        for template in _templates(config, task):
+            for method in config.audit.methods:
+                agg = "random" if method == "synthetic_examples" else None
+                for run in range(config.audit.runs):
+                    keys.append((UnitKey(task_name, method, config.audit.n, agg, run), template))
+    return keys
+
+
+def run_audit(config: ExperimentConfig, console: Console) -> list[dict[str, Any]]:
+    """Run (or resume) every audit unit, print the summary table, write privacy.jsonl."""
+    store = open_store(config)
+    try:
+        write_manifest(config, store)
+        bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
+        keys = audit_keys(config, bench)
+        done = store.done("audit")
+        todo = [(k, t) for k, t in keys if f"audit/{k}/{t.name}" not in done]
+        console.print(f"run directory: {config.run_dir}; {len(keys) - len(todo)} of {len(keys)} audit runs done")
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=console,
+        ) as progress:
+            bar = progress.add_task("canary runs", total=len(keys), completed=len(keys) - len(todo))
+            for key, template in todo:
+                progress.update(bar, description=f"{key.task} {template.name} {key.method} run {key.seed}")
+                row, messages = audit_unit(config, bench, key, template)
+                store.save(f"audit/{key}/{template.name}", row, messages, kind="audit", extra_rows=[row])
+                store.export()
+                progress.advance(bar)
+        rows = store.extra_rows("audit")
+    finally:
+        store.close()
+    console.print(audit_table(rows))
+    console.print(f"privacy rows: {config.run_dir / 'privacy.jsonl'}")
+    return rows
+
+
+def audit_table(rows: list[dict[str, Any]]) -> Table:
+    from sociallearn.privacy import CanaryResult, summarize_audit
+
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[(row["task"], row["template"], row["method"])].append(row)
+    table = Table(title="canary audit (rank 0 = memorised; no memorisation: mean rank ≈ N/2)")
+    for col in ("task", "template", "method", "runs", "mean rank", "rank 0", "mean exposure (bits)",
+                "reached student"):
+        table.add_column(col)
+    for (task, template, method), group in sorted(groups.items()):
+        summary = summarize_audit(
+            [CanaryResult(r["rank"], r["exposure"], r["canary_score"], r["n_references"]) for r in group]
+        )
+        table.add_row(
+            task, template, method, str(summary.n_runs), f"{summary.mean_rank:.1f}",
+            str(summary.rank_zero), f"{summary.mean_exposure:.2f}",
+            str(sum(bool(r["canary_reached_student"]) for r in group)),
+        )
+    return table

@@ -1,0 +1,156 @@
+"""One typed configuration for an experiment grid, read from YAML; CLI flags override fields."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sociallearn.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SynthesisConfig(_Strict):
+    """How teachers write synthetic examples (SPEC §3.2 leaves these open; they are recorded)."""
+
+    n_gen: int = Field(4, ge=1, description="private examples in each generation prompt")
+    temperature: float = Field(0.8, ge=0.0, description="sampling temperature τ")
+    samples: int = Field(4, ge=1, description="continuations sampled per teacher per round")
+    top_k: int = Field(2, ge=1, description="continuations kept per request, lowest perplexity first")
+    max_tokens: int = Field(96, ge=8, description="token budget of one continuation")
+    constrained: bool = Field(
+        True, description="constrain generation with a grammar derived from the task's format"
+    )
+    attempts: int = Field(3, ge=1, description="sampling rounds when everything is rejected")
+    teachers_per_round: int | None = Field(
+        None, ge=1, description="teachers asked per round (None: all)"
+    )
+
+
+class GateConfig(_Strict):
+    """The leakage gate applied inside teachers before a candidate may be shared."""
+
+    enabled: bool = True
+    min_distance: float = Field(0.25, ge=0.0, le=1.0, description="reject below this distance")
+    max_ngram: int = Field(8, ge=2, description="reject a shared word n-gram of this length")
+
+
+class AuditConfig(_Strict):
+    """The canary experiment (SPEC §5)."""
+
+    templates: list[str] = Field(default_factory=list, description="canary template names (empty: all of the task's)")
+    n_references: int = Field(1000, ge=2, description="N_SS: canary plus references")
+    runs: int = Field(10, ge=1, description="T_SS: independent runs")
+    copies: int = Field(1, ge=1, description="copies of the canary planted in each silo")
+    force_in_prompt: bool = Field(False, description="always show the canary when generating (stress test)")
+    methods: list[str] = Field(default_factory=lambda: ["synthetic_examples", "original_examples"])
+    n: int = Field(8, ge=1, description="examples taught in each audit run")
+
+
+class ExperimentConfig(_Strict):
+    """A grid of tasks × methods × n × aggregators × seeds, and how to run it."""
+
+    name: str = "experiment"
+    tasks: list[str] = Field(default_factory=lambda: ["sms_spam"])
+    methods: list[str] = Field(
+        default_factory=lambda: [
+            "zero_shot",
+            "original_examples",
+            "synthetic_examples",
+            "synthetic_instruction",
+        ]
+    )
+    n: list[int] = Field(default_factory=lambda: [8], description="examples taught (n-shot)")
+    aggregators: list[str] = Field(default_factory=lambda: ["random", "voting"])
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    model: str = Field("llamacpp:smollm2", description="model spec used by every role")
+    teacher_model: str | None = Field(None, description="teachers' model spec (default: model)")
+    student_model: str | None = Field(None, description="student's model spec (default: model)")
+    model_options: dict[str, Any] = Field(default_factory=dict)
+    teachers: int = Field(8, ge=1, description="number of teachers m")
+    silo_split: Literal["iid", "dirichlet"] = "iid"
+    dirichlet_alpha: float = Field(0.5, gt=0)
+    silo_size: int | None = Field(None, ge=1, description="cap on each teacher's silo")
+    heldout: int = Field(8, ge=0, description="per-teacher held-out examples used only for voting")
+    synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    instruction_examples: int = Field(8, ge=1)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    answer_mode: Literal["generate", "score"] = "generate"
+    limit: int | None = Field(None, ge=1, description="test items evaluated per unit")
+    test_size: int | None = Field(None, ge=1, description="test set size (task default if unset)")
+    data_dir: Path | None = None
+    data_file: Path | None = None
+    data_seed: int = Field(0, description="seed of the pool/test split (fixed across run seeds)")
+    out: Path | None = Field(None, description="run directory (default: runs/<name>)")
+    cache: bool = Field(True, description="cache model responses in the run directory")
+
+    @field_validator("n")
+    @classmethod
+    def _n_non_negative(cls, value: list[int]) -> list[int]:
+        if any(v < 0 for v in value):
+            raise ValueError("every n must be >= 0")
+        return value
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out if self.out is not None else Path("runs") / self.name
+
+    def teacher_spec(self) -> str:
+        return self.teacher_model or self.model
+
+    def student_spec(self) -> str:
+        return self.student_model or self.model
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes results (not where they are written)."""
+        data = self.model_dump(mode="json", exclude={"out", "cache"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        known = ", ".join(ExperimentConfig.model_fields)
+        return f"{source}: unknown field {where!r} (known fields: {known})"
+    return f"{source}: field {where!r}: {first['msg']}"
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read a YAML config (or the defaults), apply overrides, validate; one-line errors."""
+    data: dict[str, Any] = {}
+    source = str(path) if path else "defaults"
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"config file not found: {path} (expected a YAML experiment config)")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of config fields at the top level")
+        data.update(loaded)
+        if "name" not in data:
+            data["name"] = path.stem
+        # Relative data paths are relative to the config file, so configs travel with their data.
+        for key in ("data_file",):
+            if data.get(key) and not Path(str(data[key])).is_absolute():
+                data[key] = str((path.parent / str(data[key])).resolve())
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None

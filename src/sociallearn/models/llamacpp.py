@@ -1,0 +1,399 @@
+"""GGUF models in-process on the CPU through llama-cpp-python (the embedded default backend).
+
+Two things matter for this project and are done by hand on llama.cpp's low-level API rather than
+through ``Llama.__call__``:
+
+* **Scores come from raw logits.** ``score`` takes the log-softmax of the logits at the position
+  *before* each continuation token. llama-cpp-python's ``echo=True`` log-probs are attached to the
+  wrong position (an upstream off-by-one), so they are never used here.
+* **Shared-prefix reuse.** The model keeps one KV sequence and remembers which tokens it holds.
+  Every evaluation first drops the KV entries after the longest common prefix with what it needs
+  and decodes only the rest. Requests are ordered so that neighbours share long prefixes: scoring
+  1,000 short continuations behind one 600-token context costs one context prefill plus 1,000
+  short decodes, and repeated samples of one prompt prefill it once.
+
+Instances are not meant to be shared between threads; a lock serialises calls for safety.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sociallearn.errors import UserError
+from sociallearn.models.base import (
+    Completion,
+    GenerationParams,
+    Score,
+    ScoreRequest,
+    derive_seed,
+    sample_indices,
+)
+from sociallearn.models.embedded import EMBEDDED_ALIASES, EMBEDDED_MODEL_NAME, find_embedded_gguf
+
+_OPTIONS = ("n_ctx", "n_threads", "seed", "prefix_reuse", "verbose", "n_batch")
+
+Logits = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class _Tokenized:
+    context: tuple[int, ...]
+    continuation: tuple[int, ...]
+
+
+def _logprob(row: Logits, token: int) -> float:
+    """Natural-log probability of ``token`` under the softmax of one logits row (float64 math)."""
+    x = row.astype(np.float64)
+    top = float(x.max())
+    return float(x[token] - top - np.log(np.exp(x - top).sum()))
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def resolve_model_path(name: str) -> tuple[Path, str]:
+    """Spec name -> (GGUF path, model id). ``""``/``"smollm2"`` mean the embedded model."""
+    if name.lower() in EMBEDDED_ALIASES:
+        return find_embedded_gguf(), f"llamacpp:{EMBEDDED_MODEL_NAME}"
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise UserError(f"model file not found: {name} (expected a .gguf file)")
+    return path, f"llamacpp:{path.name}"
+
+
+class LlamaCppModel:
+    """A GGUF model run in-process by llama.cpp, implementing ``LanguageModel``.
+
+    Args:
+        model_path: the .gguf file.
+        model_id: identifier used in cache keys and results.
+        n_ctx: context window in tokens (prompt plus generated or scored tokens).
+        n_threads: CPU threads; defaults to all cores.
+        seed: added to every ``GenerationParams.seed``, so one option shifts all sampling.
+        prefix_reuse: reuse the KV state of shared prefixes (off only to measure the naive cost).
+        verbose: let llama.cpp print its logs.
+        n_batch: tokens per decode call during prefill.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        model_id: str | None = None,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        seed: int = 0,
+        prefix_reuse: bool = True,
+        verbose: bool = False,
+        n_batch: int = 512,
+    ) -> None:
+        import llama_cpp
+
+        path = Path(model_path)
+        if not path.is_file():
+            raise UserError(f"model file not found: {model_path} (expected a .gguf file)")
+        if n_ctx < 8:
+            raise UserError(f"option n_ctx: expected an integer >= 8, got {n_ctx}")
+        threads = n_threads or os.cpu_count() or 1
+        self._lib: Any = llama_cpp
+        try:
+            self._llm: Any = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=min(n_batch, n_ctx),
+                n_threads=threads,
+                n_threads_batch=threads,
+                logits_all=False,
+                verbose=verbose,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise UserError(f"cannot load model file {path}: {exc} (expected a valid .gguf file)")
+        self._model_id = model_id or f"llamacpp:{path.name}"
+        self._seed = seed
+        self.prefix_reuse = prefix_reuse
+        self._n_ctx = int(self._llm.n_ctx())
+        self._n_batch = int(self._llm.n_batch)
+        self._n_vocab = int(self._llm.n_vocab())
+        self._ctx = self._llm.ctx
+        self._vocab = self._lib.llama_model_get_vocab(self._llm.model)
+        self._memory = self._lib.llama_get_memory(self._ctx)
+        self._batch = self._lib.llama_batch_init(self._n_batch, 0, 1)
+        self._kv: list[int] = []  # tokens whose keys/values sequence 0 currently holds
+        self._grammars: dict[str, Any] = {}  # GBNF text -> parsed grammar sampler (template)
+        self._lock = threading.RLock()
+        self.decoded_tokens = 0  # tokens sent through llama_decode (for tests and benchmarks)
+
+    @classmethod
+    def from_spec(cls, name: str, **options: Any) -> LlamaCppModel:
+        """Build from a spec name: ``""``/``"smollm2"`` (embedded) or a path to a .gguf file."""
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            raise UserError(
+                f"unknown llamacpp option(s) {', '.join(unknown)}; expected any of {', '.join(_OPTIONS)}"
+            )
+        path, model_id = resolve_model_path(name)
+        return cls(path, model_id=model_id, **options)
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id if not self._seed else f"{self._model_id}@seed={self._seed}"
+
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text))
+
+    def close(self) -> None:
+        """Free llama.cpp memory now rather than at garbage collection."""
+        with self._lock:
+            for template in self._grammars.values():
+                self._lib.llama_sampler_free(template)
+            self._grammars.clear()
+            if self._batch is not None:
+                self._lib.llama_batch_free(self._batch)
+                self._batch = None
+            self._llm.close()
+
+    # ----------------------------------------------------------------- tokens and KV state
+
+    def _tokenize(self, text: str, *, first: bool = True) -> list[int]:
+        # add_bos only adds BOS when the model's vocabulary asks for it; ``first=False`` is for
+        # text tokenized on its own that continues an earlier piece.
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=first, special=False))
+
+    def _prompt_tokens(self, text: str, what: str) -> list[int]:
+        tokens = self._tokenize(text)
+        if not tokens:
+            # An empty prompt has no position to predict the first token from; start from BOS.
+            bos = int(self._llm.token_bos())
+            if bos < 0:
+                raise UserError(f"{what}: the text is empty and the model has no BOS token")
+            tokens = [bos]
+        return tokens
+
+    def _split(self, request: ScoreRequest) -> _Tokenized:
+        context = self._prompt_tokens(request.context, "score context")
+        if not request.continuation:
+            return _Tokenized(tuple(context), ())
+        joint = self._tokenize(request.context + request.continuation)
+        if request.context and joint[: len(context)] == context and len(joint) > len(context):
+            continuation = joint[len(context) :]
+        else:
+            # The BPE merged across the boundary: score the continuation as its own tokens.
+            continuation = self._tokenize(request.continuation, first=False)
+        total = len(context) + len(continuation)
+        if total > self._n_ctx:
+            raise UserError(
+                f"context overflow: context {len(context)} + continuation {len(continuation)} "
+                f"tokens = {total} > n_ctx {self._n_ctx}; raise the model option n_ctx"
+            )
+        return _Tokenized(tuple(context), tuple(continuation))
+
+    def _forget(self) -> None:
+        self._lib.llama_memory_clear(self._memory, True)
+        self._kv = []
+
+    def _eval(self, tokens: Sequence[int], logits_from: int) -> list[Logits]:
+        """Make the KV hold exactly ``tokens``; return logits rows for positions >= logits_from.
+
+        Only the part after the longest common prefix with the current KV state is decoded (all
+        of it when prefix reuse is off). Positions whose logits are wanted are always decoded.
+        """
+        if not 0 <= logits_from < len(tokens):
+            raise ValueError("logits_from must index a token")
+        if not self.prefix_reuse:
+            self._forget()
+        start = min(_common_prefix(self._kv, tokens), logits_from)
+        if start < len(self._kv) and not self._lib.llama_memory_seq_rm(self._memory, 0, start, -1):
+            self._forget()
+            start = 0
+        self._kv = self._kv[:start]
+        rows: list[Logits] = []
+        for chunk_start in range(start, len(tokens), self._n_batch):
+            chunk = tokens[chunk_start : chunk_start + self._n_batch]
+            rows.extend(self._decode(chunk, chunk_start, logits_from))
+            self._kv.extend(chunk)
+        return rows
+
+    def _decode(self, chunk: Sequence[int], pos0: int, logits_from: int) -> Iterator[Logits]:
+        batch = self._batch
+        n_out = 0
+        for i, token in enumerate(chunk):
+            batch.token[i] = token
+            batch.pos[i] = pos0 + i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            want = pos0 + i >= logits_from
+            batch.logits[i] = want
+            n_out += want
+        batch.n_tokens = len(chunk)
+        code = self._lib.llama_decode(self._ctx, batch)
+        if code != 0:
+            self._forget()
+            raise RuntimeError(f"llama_decode failed with code {code}")
+        self.decoded_tokens += len(chunk)
+        if n_out:
+            # Outputs are stored contiguously, one row per flagged token, in batch order.
+            flat = np.ctypeslib.as_array(
+                self._lib.llama_get_logits(self._ctx), shape=(n_out * self._n_vocab,)
+            )
+            yield from flat.reshape(n_out, self._n_vocab).copy()
+
+    # ----------------------------------------------------------------------------- scoring
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """Log-probs of each continuation given its context, from raw logits.
+
+        Requests with the same context are scored together behind one context evaluation, and
+        contexts are visited in token order so that neighbours share their longest prefixes.
+        """
+        with self._lock:
+            split = {req: self._split(req) for req in dict.fromkeys(requests)}
+            by_context: dict[tuple[int, ...], list[ScoreRequest]] = {}
+            for req, tok in split.items():
+                by_context.setdefault(tok.context, []).append(req)
+            results: dict[ScoreRequest, Score] = {}
+            for context in sorted(by_context):
+                for req, score in self._score_group(context, by_context[context], split):
+                    results[req] = score
+            return [results[req] for req in requests]
+
+    def _score_group(
+        self,
+        context: tuple[int, ...],
+        group: list[ScoreRequest],
+        split: dict[ScoreRequest, _Tokenized],
+    ) -> Iterator[tuple[ScoreRequest, Score]]:
+        n = len(context)
+        first_row: Logits | None = None
+        for req in group:
+            cont = split[req].continuation
+            if not cont:
+                yield req, Score(logprob_sum=0.0, n_tokens=0)
+                continue
+            if self.prefix_reuse:
+                # The row before the first continuation token is the same for the whole group.
+                if first_row is None:
+                    [first_row] = self._eval(context, logits_from=n - 1)
+                rows = [first_row]
+                if len(cont) > 1:
+                    rows += self._eval(context + cont[:-1], logits_from=n)
+            else:
+                rows = self._eval(context + cont[:-1], logits_from=n - 1)
+            lps = tuple(_logprob(row, tok) for row, tok in zip(rows, cont, strict=True))
+            yield req, Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
+
+    # -------------------------------------------------------------------------- generation
+
+    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Completion]:
+        """Sample one completion per prompt.
+
+        The j-th repeat of a prompt in the batch uses the seed ``derive_seed(seed, j)``. The
+        reported ``logprob_sum`` is under the model's own distribution (raw logits, temperature
+        1, before top-p and grammar masking), so perplexities compare across sampling settings.
+        """
+        if params.max_tokens < 0:
+            raise UserError(f"max_tokens: expected an integer >= 0, got {params.max_tokens}")
+        with self._lock:
+            indices = sample_indices(prompts)
+            # Visit prompts in sorted order so repeats and shared prefixes sit next to each other.
+            order = sorted(range(len(prompts)), key=lambda i: (prompts[i], indices[i]))
+            out: dict[int, Completion] = {}
+            for i in order:
+                seed = derive_seed(params.seed + self._seed, indices[i])
+                out[i] = self._generate_one(prompts[i], params, seed)
+            return [out[i] for i in range(len(prompts))]
+
+    def _generate_one(self, prompt: str, params: GenerationParams, seed: int) -> Completion:
+        tokens = self._prompt_tokens(prompt, "generate prompt")
+        if len(tokens) >= self._n_ctx:
+            raise UserError(
+                f"context overflow: prompt of {len(tokens)} tokens leaves no room in "
+                f"n_ctx {self._n_ctx}; raise the model option n_ctx"
+            )
+        sampler = self._make_sampler(params, seed)
+        generated: list[int] = []
+        logprobs: list[float] = []
+        starts: list[int] = []  # character offset where each generated token's text begins
+        text = ""
+        finish = "length"
+        try:
+            [row] = self._eval(tokens, logits_from=len(tokens) - 1)
+            while len(generated) < params.max_tokens and len(tokens) + len(generated) < self._n_ctx:
+                # Samples from the logits of the last decode and advances the grammar state.
+                token = int(self._lib.llama_sampler_sample(sampler, self._ctx, -1))
+                if self._lib.llama_vocab_is_eog(self._vocab, token):
+                    finish = "stop"
+                    break
+                generated.append(token)
+                logprobs.append(_logprob(row, token))
+                starts.append(len(text))
+                text = self._detokenize(generated, tokens)
+                cut = min((c for s in params.stop if (c := text.find(s)) >= 0), default=-1)
+                if cut >= 0:
+                    # Keep the tokens that contribute at least one character before the stop.
+                    kept = sum(1 for s in starts if s < cut)
+                    text, generated, logprobs = text[:cut], generated[:kept], logprobs[:kept]
+                    finish = "stop"
+                    break
+                if len(generated) < params.max_tokens:
+                    [row] = self._eval(tokens + generated, logits_from=len(tokens) + len(generated) - 1)
+        finally:
+            self._lib.llama_sampler_free(sampler)
+        return Completion(
+            text=text,
+            n_tokens=len(generated),
+            logprob_sum=float(sum(logprobs)),
+            finish_reason=finish,
+            constrained=params.grammar is not None,
+        )
+
+    def _detokenize(self, generated: list[int], prompt: list[int]) -> str:
+        raw = self._llm.detokenize(generated, prev_tokens=prompt)
+        # A partial multi-byte character at the end is completed by the next token.
+        return bytes(raw).decode("utf-8", errors="ignore")
+
+    def _make_sampler(self, params: GenerationParams, seed: int) -> Any:
+        lib = self._lib
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if params.grammar is not None:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_clone(self._grammar(params.grammar)))
+        if params.temperature <= 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+            return chain
+        if params.top_p < 1.0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(params.top_p, 1))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(params.temperature))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))
+        return chain
+
+    def _grammar(self, gbnf: str) -> Any:
+        """A parsed grammar sampler kept as a template; each sample gets a fresh clone of it."""
+        template = self._grammars.get(gbnf)
+        if template is None:
+            template = self._lib.llama_sampler_init_grammar(
+                self._vocab, gbnf.encode("utf-8"), b"root"
+            )
+            if not template:
+                first = gbnf.strip().splitlines()[0] if gbnf.strip() else ""
+                raise UserError(
+                    f"grammar: invalid GBNF (expected a 'root ::= ...' rule), starting {first!r}"
+                )
+            self._grammars[gbnf] = template
+        return template

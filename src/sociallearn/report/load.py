@@ -1,0 +1,92 @@
+"""Reading a run directory: results.jsonl, privacy.jsonl and config.yaml, as plain dicts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sociallearn.errors import DataError
+
+Row = dict[str, Any]
+
+RESULTS_FILE = "results.jsonl"
+PRIVACY_FILE = "privacy.jsonl"
+CONFIG_FILE = "config.yaml"
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything the report reads from a run directory."""
+
+    run_dir: Path
+    results: list[Row]
+    privacy: list[Row]
+    config_text: str | None
+
+
+def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[Row]:
+    """Rows of a JSON-lines file; blank lines are skipped.
+
+    A line that is not a JSON object, or lacks a field in ``required``, raises :class:`DataError`
+    naming the file and line.
+    """
+    rows: list[Row] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from error
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{number}: expected a JSON object per line")
+            missing = [name for name in required if row.get(name) is None]
+            if missing:
+                raise DataError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+            rows.append(row)
+    return rows
+
+
+def _check_result_row(path: Path, index: int, row: Row) -> None:
+    has_accuracy = isinstance(row.get("accuracy"), int | float)
+    has_counts = row.get("n_items") is not None and row.get("n_correct") is not None
+    if not (has_accuracy or has_counts):
+        raise DataError(f"{path}: row {index}: needs 'accuracy' or 'n_correct' and 'n_items'")
+
+
+def _dedupe_units(rows: list[Row]) -> list[Row]:
+    """Keep the last row per unit id, so a re-exported or appended file does not count twice."""
+    by_unit: dict[str, Row] = {}
+    anonymous: list[Row] = []
+    for row in rows:
+        unit = row.get("unit")
+        if isinstance(unit, str):
+            by_unit[unit] = row
+        else:
+            anonymous.append(row)
+    return [*by_unit.values(), *anonymous]
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Load a run directory; results.jsonl must exist, the other files are optional."""
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: not a directory; expected a run directory from `sociallearn run`")
+    results_path = run_dir / RESULTS_FILE
+    if not results_path.is_file():
+        raise DataError(f"{results_path}: not found; run `sociallearn run` to produce it")
+    results = read_jsonl(results_path, required=("task", "method"))
+    for index, row in enumerate(results, start=1):
+        _check_result_row(results_path, index, row)
+    privacy_path = run_dir / PRIVACY_FILE
+    privacy = read_jsonl(privacy_path, required=("rank",)) if privacy_path.is_file() else []
+    config_path = run_dir / CONFIG_FILE
+    config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
+    return RunData(
+        run_dir=run_dir,
+        results=_dedupe_units(results),
+        privacy=privacy,
+        config_text=config_text,
+    )

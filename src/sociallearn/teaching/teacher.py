@@ -1,0 +1,262 @@
+"""A teacher: an agent holding private examples that it never hands out.
+
+Everything a teacher returns is a :class:`Lesson` (synthetic examples or an instruction) or a vote.
+The silo is kept in a name-mangled slot and is reachable only through the teaching methods below;
+``original_examples`` is the one, explicitly marked, exception used as the leaking baseline.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sociallearn.models.base import GenerationParams, LanguageModel, ScoreRequest
+from sociallearn.tasks.base import Example, Task
+from sociallearn.teaching.filters import CandidateFilter
+from sociallearn.teaching.lesson import Candidate, Lesson
+from sociallearn.teaching.transcript import Transcript
+
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    """How a teacher writes synthetic examples (SPEC §3.2; the paper leaves the values open)."""
+
+    n_gen: int = 4  # private examples shown in the generation prompt
+    temperature: float = 0.8
+    samples: int = 4  # continuations sampled per request
+    top_k: int = 2  # continuations kept, lowest perplexity first
+    max_tokens: int = 96
+    grammar: str | None = None  # GBNF for one example; None = free-form generation
+    attempts: int = 3  # sampling rounds allowed when filters reject everything
+
+
+@dataclass
+class GenerationStats:
+    """What a teacher observed while generating: counts and distances, never private text."""
+
+    sampled: int = 0
+    examined: int = 0  # continuations parsed (the top-k of each request)
+    parsed: int = 0
+    malformed: int = 0
+    prompt_copies: int = 0  # exact copies of a prompt example, dropped
+    silo_copies: int = 0  # verbatim copies of any private example (before dropping)
+    rejected: int = 0  # stopped by a filter (e.g. the leakage gate)
+    shared: int = 0
+    distances: list[float] = field(default_factory=list)  # of shared candidates to their prompt
+    constrained: bool = False
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Teacher:
+    """One agent with a private silo. See the module docstring for the privacy contract."""
+
+    __slots__ = (
+        "__filters",
+        "__forced",
+        "__heldout",
+        "__pool",
+        "_task",
+        "model",
+        "stats",
+        "teacher_id",
+        "transcript",
+    )
+
+    def __init__(
+        self,
+        teacher_id: str,
+        task: Task,
+        model: LanguageModel,
+        private: Sequence[Example],
+        *,
+        transcript: Transcript,
+        heldout: int = 0,
+        filters: Sequence[CandidateFilter] = (),
+    ) -> None:
+        if heldout >= len(private):
+            heldout = max(0, len(private) // 4)
+        self.teacher_id = teacher_id
+        self._task = task
+        self.model = model
+        self.transcript = transcript
+        self.stats = GenerationStats()
+        # The held-out part is for voting only and never used to generate (SPEC §3.2).
+        self.__heldout: tuple[Example, ...] = tuple(private[:heldout])
+        self.__pool: tuple[Example, ...] = tuple(private[heldout:])
+        self.__filters: tuple[CandidateFilter, ...] = tuple(filters)
+        self.__forced: tuple[Example, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Teacher({self.teacher_id!r}, {len(self.__pool)} private examples)"
+
+    @property
+    def silo_size(self) -> int:
+        return len(self.__pool)
+
+    def add_filter(self, candidate_filter: CandidateFilter) -> None:
+        self.__filters = (*self.__filters, candidate_filter)
+
+    def plant(self, example: Example, copies: int = 1, force: bool = False) -> None:
+        """Insert a (canary) example into the private pool, as the privacy audit does.
+
+        ``force`` makes it part of every generation prompt and of the original-examples baseline
+        (a stress test; the paper does not say whether its canaries were always shown).
+        """
+        self.__pool = (*([example] * copies), *self.__pool)
+        if force:
+            self.__forced = (*self.__forced, example)
+
+    # -- lessons ---------------------------------------------------------------------------
+    def synthesize_examples(self, settings: SynthesisSettings, round_no: int, seed: int) -> Lesson:
+        """Write new examples from a few-shot prompt of private ones (no instruction)."""
+        rng = random.Random(seed)
+        task = self._task
+        shown = self._prompt_examples(settings, rng)
+        prompt = task.render_many(shown)
+        shown_texts = {_normalise(task.render(e)) for e in shown}
+        silo_texts = {_normalise(task.render(e)) for e in (*self.__pool, *self.__heldout)}
+        accepted: list[Candidate] = []
+        for attempt in range(settings.attempts):
+            params = GenerationParams(
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                stop=() if settings.grammar else (task.separator * 2,),
+                seed=seed * 31 + attempt,
+                grammar=settings.grammar,
+            )
+            completions = self.model.generate([prompt] * settings.samples, params)
+            self.stats.sampled += len(completions)
+            self.stats.constrained = self.stats.constrained or any(c.constrained for c in completions)
+            # Keep the most likely continuations first (lowest perplexity), as the paper does.
+            ranked = sorted(completions, key=lambda c: c.mean_logprob, reverse=True)
+            kept = 0
+            for completion in ranked:
+                if kept >= settings.top_k:
+                    break
+                self.stats.examined += 1
+                examples = task.parse_examples(completion.text)
+                if not examples:
+                    self.stats.malformed += 1
+                    continue
+                new = self._screen(examples, prompt, shown_texts, silo_texts, round_no)
+                if new:
+                    kept += 1
+                for example in new:
+                    rendered = task.render(example)
+                    accepted.append(
+                        Candidate(example, self.teacher_id, completion.mean_logprob, rendered)
+                    )
+            if kept:
+                break
+        return Lesson(
+            teacher_id=self.teacher_id,
+            method="synthetic_examples",
+            candidates=tuple(accepted),
+            params={"n_gen": settings.n_gen, "temperature": settings.temperature,
+                    "samples": settings.samples, "top_k": settings.top_k},
+        )
+
+    def _prompt_examples(self, settings: SynthesisSettings, rng: random.Random) -> list[Example]:
+        forced = list(self.__forced)[: settings.n_gen]
+        rest = [e for e in self.__pool if e not in forced]
+        k = max(0, min(settings.n_gen - len(forced), len(rest)))
+        shown = forced + rng.sample(rest, k)
+        rng.shuffle(shown)
+        return shown
+
+    def _screen(
+        self,
+        examples: Sequence[Example],
+        prompt: str,
+        shown_texts: set[str],
+        silo_texts: set[str],
+        round_no: int,
+    ) -> list[Example]:
+        from sociallearn.privacy.leakage import normalized_distance
+
+        task = self._task
+        kept: list[Example] = []
+        silo = (*self.__pool, *self.__heldout)
+        for example in examples:
+            self.stats.parsed += 1
+            rendered = task.render(example)
+            key = _normalise(rendered)
+            if key in silo_texts:
+                self.stats.silo_copies += 1
+            if key in shown_texts:
+                self.stats.prompt_copies += 1
+                continue
+            reason = next(
+                (r for f in self.__filters if (r := f.reject_reason(example, rendered, silo, prompt))),
+                None,
+            )
+            if reason is not None:
+                self.stats.rejected += 1
+                # Addressed to the teacher itself: the student never learns what was stopped.
+                self.transcript.record(round_no, self.teacher_id, self.teacher_id, "rejection", reason)
+                continue
+            self.stats.distances.append(normalized_distance(rendered, prompt))
+            self.stats.shared += 1
+            kept.append(example)
+        return kept
+
+    def write_instruction(self, prompt_template: str, n_examples: int, seed: int) -> Lesson:
+        """Describe the task in words after reading ``n_examples`` private examples (SPEC §3.3)."""
+        rng = random.Random(seed)
+        shown = rng.sample(list(self.__pool), min(n_examples, len(self.__pool)))
+        prompt = prompt_template.format(examples=self._task.render_many(shown).rstrip())
+        silo = (*self.__pool, *self.__heldout)
+        instruction = ""
+        for attempt in range(3):
+            params = GenerationParams(
+                max_tokens=160, temperature=0.7, stop=("\n\n\n",), seed=seed * 31 + attempt
+            )
+            [completion] = self.model.generate([prompt], params)
+            text = completion.text.strip()
+            # The same filters as for examples: an instruction may quote a private example too.
+            reason = next(
+                (
+                    r
+                    for f in self.__filters
+                    if (r := f.reject_reason(Example({}, text), text, silo, prompt))
+                ),
+                None,
+            )
+            if reason is None:
+                instruction = text
+                break
+            self.stats.rejected += 1
+            self.transcript.record(0, self.teacher_id, self.teacher_id, "rejection", reason)
+        return Lesson(
+            teacher_id=self.teacher_id,
+            method="synthetic_instruction",
+            instruction=instruction,
+            params={"n_examples": len(shown), "temperature": 0.7},
+        )
+
+    def original_examples(self, n: int, seed: int) -> Lesson:
+        """The leaking baseline: ``n`` private examples as they are. Marked ``contains_private``."""
+        rng = random.Random(seed)
+        forced = list(self.__forced)[:n]
+        rest = [e for e in self.__pool if e not in forced]
+        chosen = forced + rng.sample(rest, min(n - len(forced), len(rest)))
+        rng.shuffle(chosen)
+        candidates = tuple(
+            Candidate(e, self.teacher_id, 0.0, self._task.render(e)) for e in chosen
+        )
+        return Lesson(self.teacher_id, "original_examples", candidates, contains_private=True)
+
+    # -- voting ----------------------------------------------------------------------------
+    def vote(self, candidates: Sequence[Candidate]) -> int:
+        """Index of the candidate most likely after this teacher's held-out examples, per token."""
+        evidence = self.__heldout or self.__pool[:4]
+        context = self._task.render_many(evidence)
+        scores = self.model.score(
+            [ScoreRequest(context, c.text + self._task.separator) for c in candidates]
+        )
+        best = max(range(len(scores)), key=lambda i: scores[i].mean_logprob)
+        return best

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sociallearn.errors import ConfigError
+from sociallearn.experiment.config import ExperimentConfig, load_config
+from sociallearn.experiment.units import expand_units
+
+PRESETS = Path(__file__).parents[2] / "src" / "sociallearn" / "presets"
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def test_presets_load_and_examples_match() -> None:
+    for preset in PRESETS.glob("*.yaml"):
+        load_config(preset)
+        assert (EXAMPLES / preset.name).read_text() == preset.read_text(), preset.name
+
+
+def test_unknown_field_names_the_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("tasks: [sms_spam]\nteacher: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown field 'teacher'"):
+        load_config(path)
+
+
+def test_wrong_type_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("synthesis:\n  temperature: hot\n")
+    with pytest.raises(ConfigError, match=r"field 'synthesis.temperature'"):
+        load_config(path)
+
+
+def test_missing_file_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(Path("/nonexistent/x.yaml"))
+
+
+def test_overrides_win_and_none_is_ignored() -> None:
+    cfg = load_config(PRESETS / "sms_spam.yaml", {"teachers": 3, "limit": None, "n": [2]})
+    assert cfg.teachers == 3 and cfg.n == [2] and cfg.limit == 200
+
+
+def test_fingerprint_ignores_output_location() -> None:
+    a = ExperimentConfig(out=Path("a"))
+    b = ExperimentConfig(out=Path("b"))
+    assert a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() != ExperimentConfig(limit=5).fingerprint()
+
+
+def test_units_expand_the_grid() -> None:
+    cfg = ExperimentConfig(
+        tasks=["sms_spam"],
+        methods=["zero_shot", "original_examples", "synthetic_examples", "synthetic_instruction"],
+        n=[0, 2, 4],
+        aggregators=["random", "voting"],
+        seeds=[0, 1],
+    )
+    keys = [str(k) for k in expand_units(cfg)]
+    assert len(keys) == len(set(keys))
+    # zero-shot and instruction once per seed; originals per n>0; synthetic per n>0 × aggregator
+    assert len(keys) == 2 + 2 + 2 * 2 + 2 * 2 * 2
+    assert "sms_spam/synthetic_examples/n=4/voting/seed=1" in keys
+
+
+def test_unknown_method_lists_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown method 'synthetic_exmples'.*Did you mean"):
+        expand_units(ExperimentConfig(methods=["synthetic_exmples"]))
+
+
+def test_unit_seeds_depend_on_the_key_only() -> None:
+    keys = expand_units(ExperimentConfig(seeds=[0, 1]))
+    seeds = {str(k): k.derived_seed("teach") for k in keys}
+    again = {str(k): k.derived_seed("teach") for k in reversed(keys)}
+    assert seeds == again and len(set(seeds.values())) == len(seeds)
