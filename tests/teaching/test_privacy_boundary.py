@@ -30,7 +30,7 @@ def _script(private: Sequence[Example], task: Task):  # type: ignore[no-untyped-
             return prompt.split("\n\n")[0] + "\n\n"
         if kind == 1:  # near copy: one character changed
             block = prompt.split("\n\n")[1]
-            return block.replace("e", "a", 1) + "\n\n"
+            return block.replace("about", "abuot", 1) + "\n\n"
         if kind == 2:
             return CANARY.verbatim + "\n\n"  # type: ignore[operator]
         return f"Text: {next(novel)}\nClass: not spam\n\n"
@@ -38,14 +38,16 @@ def _script(private: Sequence[Example], task: Task):  # type: ignore[no-untyped-
     return reply
 
 
-def _teachers(task: Task, private: list[Example], gate: bool, transcript: Transcript) -> list[Teacher]:
+def _teachers(
+    task: Task, private: list[Example], gate: bool, transcript: Transcript, force: bool = False
+) -> list[Teacher]:
     model = FakeModel(_script(private, task))
     filters = [LeakageGate(min_distance=0.25, max_ngram=6)] if gate else []
     teachers = []
     for i in range(4):
         t = Teacher(f"teacher-{i}", task, model, private[i::4], transcript=transcript, heldout=2,
                     filters=filters)
-        t.plant(CANARY, force=True)
+        t.plant(CANARY, force=force)
         teachers.append(t)
     return teachers
 
@@ -90,12 +92,13 @@ def test_without_the_gate_copies_are_caught_only_for_prompt_examples(
     text = "\n".join(m.text for m in transcript.to_student())
     # Exact copies of prompt examples are always dropped; near copies and the canary are not.
     assert "4817" in text
+    assert "abuot" in text
     assert sum(t.stats.prompt_copies for t in teachers) > 0
 
 
 def test_original_examples_is_marked_as_leaking(spam_task: Task, private_examples: list[Example]) -> None:
     transcript = Transcript("u")
-    teachers = _teachers(spam_task, private_examples, gate=True, transcript=transcript)
+    teachers = _teachers(spam_task, private_examples, gate=True, transcript=transcript, force=True)
     curriculum = methods.create("original_examples").teach(
         TeachingContext(spam_task, teachers, 4, 0, transcript)
     )

@@ -20,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 Alternative = Literal["greater", "less"]
+Outcomes = Sequence[bool | float] | npt.NDArray[Any]
+"""Per-item outcomes: booleans (correct or not) or numbers, as a sequence or a 1-D array."""
 
 # Piles of a few thousand items times 10^4 permutations would need gigabytes at once; scipy
 # evaluates the statistic on this many permutations per batch instead.
@@ -83,7 +85,9 @@ class Comparison:
         return self.test.significant(level)
 
 
-def _as_float_array(values: Iterable[bool | float], name: str) -> npt.NDArray[np.float64]:
+def _as_float_array(
+    values: Iterable[bool | float] | npt.NDArray[Any], name: str
+) -> npt.NDArray[np.float64]:
     array = np.asarray(list(values), dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"{name} must be a flat sequence of numbers or booleans")
@@ -111,8 +115,8 @@ def _difference_of_means(
 
 
 def permutation_test(
-    baseline: Sequence[bool | float],
-    method: Sequence[bool | float],
+    baseline: Outcomes,
+    method: Outcomes,
     n_resamples: int = 10_000,
     seed: int = 0,
 ) -> PermutationResult:

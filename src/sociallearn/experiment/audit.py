@@ -16,7 +16,7 @@ from rich.table import Table
 from sociallearn.errors import ConfigError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import open_store, write_manifest
-from sociallearn.experiment.unit import build_classroom, leakage_gate, teach
+from sociallearn.experiment.unit import build_classroom, teach
 from sociallearn.experiment.units import UnitKey
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.tasks.base import CanaryTemplate, Task
@@ -49,7 +49,7 @@ def audit_unit(
         template, n_total=config.audit.n_references, seed=key.derived_seed(template.name)
     )
     planted = canary_example(canaries, task)
-    room = build_classroom(config, bench, key, leakage_gate(config, key.method))
+    room = build_classroom(config, bench, key)
     # The baseline always shows the canary: it is the contrast "canary in the prompt itself".
     force = config.audit.force_in_prompt or key.method == "original_examples"
     for teacher in room.teachers:
@@ -58,7 +58,9 @@ def audit_unit(
     prompt = curriculum.render(task)
     room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
     result = audit_prompt(bench.model(config.student_spec()), prompt, canaries)
-    reached = any(canaries.secret in m.text for m in room.transcript.to_student())
+    reached = any(
+        all(s in m.text for s in canaries.secrets) for m in room.transcript.to_student()
+    )
     row = {
         "unit": f"{key}/{template.name}",
         "task": key.task,

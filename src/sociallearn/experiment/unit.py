@@ -15,7 +15,8 @@ from sociallearn.tasks.base import Example, Task
 from sociallearn.teaching.aggregators import aggregators
 from sociallearn.teaching.curriculum import Curriculum
 from sociallearn.teaching.filters import CandidateFilter
-from sociallearn.teaching.methods import TeachingContext, methods
+from sociallearn.teaching.methods import TeachingContext, TeachingMethod, methods
+from sociallearn.teaching.methods.gated import Gated
 from sociallearn.teaching.silos import split_silos
 from sociallearn.teaching.student import Student
 from sociallearn.teaching.teacher import GenerationStats, SynthesisSettings, Teacher
@@ -39,12 +40,7 @@ class Classroom:
     transcript: Transcript
 
 
-def build_classroom(
-    config: ExperimentConfig,
-    bench: Workbench,
-    key: UnitKey,
-    filters: Sequence[CandidateFilter] = (),
-) -> Classroom:
+def build_classroom(config: ExperimentConfig, bench: Workbench, key: UnitKey) -> Classroom:
     """Deal the silos (same split for every method of a seed) and seat the teachers."""
     task = bench.task(key.task)
     data = bench.data(key.task)
@@ -63,7 +59,7 @@ def build_classroom(
     model = bench.model(config.teacher_spec())
     teachers = [
         Teacher(f"teacher-{i}", task, model, silo, transcript=transcript,
-                heldout=config.heldout, filters=filters)
+                heldout=config.heldout)
         for i, silo in enumerate(silos)
     ]
     smallest = min(t.silo_size for t in teachers)
@@ -156,7 +152,10 @@ def leakage_summary(stats: GenerationStats) -> dict[str, Any]:
 def teach(
     config: ExperimentConfig, bench: Workbench, key: UnitKey, room: Classroom, seed: int
 ) -> Curriculum:
-    method = methods.create(key.method)
+    method: TeachingMethod = methods.create(key.method)
+    gate = leakage_gate(config, key.method)
+    if gate:
+        method = Gated(method, gate)
     return method.teach(teaching_context(config, bench, key, room, seed))
 
 
@@ -165,7 +164,7 @@ def run_unit(
 ) -> UnitOutcome:
     """Teach, then evaluate the student on the (limited) test set."""
     started = time.perf_counter()
-    room = build_classroom(config, bench, key, leakage_gate(config, key.method))
+    room = build_classroom(config, bench, key)
     curriculum = teach(config, bench, key, room, key.derived_seed("teach"))
     student = Student(bench.model(config.student_spec()), room.task)
     prompt = student.learn(curriculum)

@@ -156,7 +156,11 @@ def _completion_value(c: Completion) -> dict[str, Any]:
 
 
 def _score_value(s: Score) -> dict[str, Any]:
-    return {"logprob_sum": s.logprob_sum, "n_tokens": s.n_tokens, "token_logprobs": s.token_logprobs}
+    return {
+        "logprob_sum": s.logprob_sum,
+        "n_tokens": s.n_tokens,
+        "token_logprobs": s.token_logprobs,
+    }
 
 
 def _score_from(value: Mapping[str, Any]) -> Score:
@@ -216,7 +220,9 @@ class CachedModel:
         mid = self.model_id
         keys = [score_key(mid, r) for r in requests]
         found = self.cache.get_many(keys)
-        missing = list(dict.fromkeys(r for r, k in zip(requests, keys, strict=True) if k not in found))
+        missing = list(
+            dict.fromkeys(r for r, k in zip(requests, keys, strict=True) if k not in found)
+        )
         self.hits += len(keys) - sum(1 for k in keys if k not in found)
         self.misses += sum(1 for k in keys if k not in found)
         if missing:

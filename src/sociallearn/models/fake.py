@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from collections.abc import Callable, Sequence
 
 from sociallearn.models.base import (
@@ -59,11 +60,14 @@ class FakeModel:
         replies: Sequence[str] | Script | None = None,
         preferences: Sequence[str] = (),
         name: str = "fake",
+        latency: float = 0.0,
     ) -> None:
         self._replies = replies
         self._reply_counter = 0
         self._preferences = tuple(preferences)
         self._name = name
+        # Seconds slept per request: lets tests interrupt a run mid-way, like a real model.
+        self._latency = float(latency)
         self.generate_calls: list[tuple[str, GenerationParams]] = []
         self.score_calls: list[ScoreRequest] = []
 
@@ -75,6 +79,8 @@ class FakeModel:
         out: list[Completion] = []
         for prompt, index in zip(prompts, sample_indices(prompts), strict=True):
             self.generate_calls.append((prompt, params))
+            if self._latency:
+                time.sleep(self._latency)
             text = self._reply(prompt, params, index)
             for stop in params.stop:
                 cut = text.find(stop)
@@ -90,6 +96,8 @@ class FakeModel:
         out: list[Score] = []
         for req in requests:
             self.score_calls.append(req)
+            if self._latency:
+                time.sleep(self._latency)
             tokens = _fake_tokens(req.continuation)
             lps = tuple(self._token_logprob(req.context, t) for t in tokens)
             bonus = sum(5.0 for p in self._preferences if p in req.continuation)

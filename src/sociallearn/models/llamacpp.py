@@ -38,7 +38,7 @@ from sociallearn.models.base import (
 )
 from sociallearn.models.embedded import EMBEDDED_ALIASES, EMBEDDED_MODEL_NAME, find_embedded_gguf
 
-_OPTIONS = ("n_ctx", "n_threads", "seed", "prefix_reuse", "verbose", "n_batch")
+_OPTIONS = ("n_ctx", "n_threads", "seed", "prefix_reuse", "verbose", "n_batch", "add_bos")
 
 Logits = npt.NDArray[np.float32]
 
@@ -87,6 +87,8 @@ class LlamaCppModel:
         prefix_reuse: reuse the KV state of shared prefixes (off only to measure the naive cost).
         verbose: let llama.cpp print its logs.
         n_batch: tokens per decode call during prefill.
+        add_bos: force the model's "add BOS token" flag on or off (``None`` keeps the file's
+            setting); it changes every score, so it is part of the model id.
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class LlamaCppModel:
         prefix_reuse: bool = True,
         verbose: bool = False,
         n_batch: int = 512,
+        add_bos: bool | None = None,
     ) -> None:
         import llama_cpp
 
@@ -119,10 +122,17 @@ class LlamaCppModel:
                 n_threads_batch=threads,
                 logits_all=False,
                 verbose=verbose,
+                kv_overrides=None if add_bos is None else {"tokenizer.ggml.add_bos_token": add_bos},
             )
         except (ValueError, RuntimeError) as exc:
-            raise UserError(f"cannot load model file {path}: {exc} (expected a valid .gguf file)")
-        self._model_id = model_id or f"llamacpp:{path.name}"
+            raise UserError(
+                f"cannot load model file {path}: {exc} (expected a valid .gguf file)"
+            ) from exc
+        base_id = model_id or f"llamacpp:{path.name}"
+        suffixes = ([f"bos={str(add_bos).lower()}"] if add_bos is not None else []) + (
+            [f"seed={seed}"] if seed else []
+        )
+        self._model_id = "@".join([base_id, *suffixes])
         self._seed = seed
         self.prefix_reuse = prefix_reuse
         self._n_ctx = int(self._llm.n_ctx())
@@ -143,14 +153,15 @@ class LlamaCppModel:
         unknown = sorted(set(options) - set(_OPTIONS))
         if unknown:
             raise UserError(
-                f"unknown llamacpp option(s) {', '.join(unknown)}; expected any of {', '.join(_OPTIONS)}"
+                f"unknown llamacpp option(s) {', '.join(unknown)}; "
+                f"expected any of {', '.join(_OPTIONS)}"
             )
         path, model_id = resolve_model_path(name)
         return cls(path, model_id=model_id, **options)
 
     @property
     def model_id(self) -> str:
-        return self._model_id if not self._seed else f"{self._model_id}@seed={self._seed}"
+        return self._model_id
 
     @property
     def n_ctx(self) -> int:
@@ -209,17 +220,24 @@ class LlamaCppModel:
         self._lib.llama_memory_clear(self._memory, True)
         self._kv = []
 
-    def _eval(self, tokens: Sequence[int], logits_from: int) -> list[Logits]:
+    def _eval(self, tokens: Sequence[int], logits_from: int, *, exact: bool = True) -> list[Logits]:
         """Make the KV hold exactly ``tokens``; return logits rows for positions >= logits_from.
 
         Only the part after the longest common prefix with the current KV state is decoded (all
         of it when prefix reuse is off). Positions whose logits are wanted are always decoded.
+        ``exact=False`` allows one-token decodes (faster, see below) for sampling steps.
         """
         if not 0 <= logits_from < len(tokens):
             raise ValueError("logits_from must index a token")
         if not self.prefix_reuse:
             self._forget()
         start = min(_common_prefix(self._kv, tokens), logits_from)
+        if exact and start == len(tokens) - 1 and start > 0:
+            # llama.cpp's CPU kernels for a one-token batch round differently from the batched
+            # ones (log-probs moved by ~2e-3 on SmolLM2); decoding two tokens keeps scores
+            # identical to a full evaluation, whatever prefix happened to be cached. Sampling
+            # steps skip this: it costs about 30% of decode speed.
+            start -= 1
         if start < len(self._kv) and not self._lib.llama_memory_seq_rm(self._memory, 0, start, -1):
             self._forget()
             start = 0
@@ -307,6 +325,8 @@ class LlamaCppModel:
         The j-th repeat of a prompt in the batch uses the seed ``derive_seed(seed, j)``. The
         reported ``logprob_sum`` is under the model's own distribution (raw logits, temperature
         1, before top-p and grammar masking), so perplexities compare across sampling settings.
+        It comes from one-token decode steps, which can differ from ``score`` of the same text
+        by about 1e-3 per token (llama.cpp kernel rounding).
         """
         if params.max_tokens < 0:
             raise UserError(f"max_tokens: expected an integer >= 0, got {params.max_tokens}")
@@ -353,7 +373,11 @@ class LlamaCppModel:
                     finish = "stop"
                     break
                 if len(generated) < params.max_tokens:
-                    [row] = self._eval(tokens + generated, logits_from=len(tokens) + len(generated) - 1)
+                    [row] = self._eval(
+                        tokens + generated,
+                        logits_from=len(tokens) + len(generated) - 1,
+                        exact=False,
+                    )
         finally:
             self._lib.llama_sampler_free(sampler)
         return Completion(
@@ -373,7 +397,9 @@ class LlamaCppModel:
         lib = self._lib
         chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         if params.grammar is not None:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_clone(self._grammar(params.grammar)))
+            lib.llama_sampler_chain_add(
+                chain, lib.llama_sampler_clone(self._grammar(params.grammar))
+            )
         if params.temperature <= 0:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
             return chain

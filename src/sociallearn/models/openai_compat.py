@@ -1,4 +1,4 @@
-"""Any OpenAI-compatible server (vLLM, llama.cpp's server, Ollama, OpenAI) through the ``openai`` client.
+"""Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI) via the ``openai`` client.
 
 Generation uses the completions endpoint (or chat completions with ``chat=True``). Scoring needs
 the log-probs of *prompt* tokens, which only some servers give:
@@ -50,9 +50,7 @@ def _import_openai() -> Any:
     return openai
 
 
-def continuation_span(
-    offsets: Sequence[int], text_len: int, start: int, end: int
-) -> list[int]:
+def continuation_span(offsets: Sequence[int], text_len: int, start: int, end: int) -> list[int]:
     """Indices of the tokens whose characters overlap ``[start, end)``.
 
     ``offsets`` are the tokens' start offsets in a text of length ``text_len``; a token that
@@ -103,7 +101,9 @@ class OpenAICompatModel:
         if not name:
             raise UserError("--model openai:<name>: the served model's name is missing")
         if scoring not in ("echo", "prompt_logprobs"):
-            raise UserError(f"option scoring: expected 'echo' or 'prompt_logprobs', got {scoring!r}")
+            raise UserError(
+                f"option scoring: expected 'echo' or 'prompt_logprobs', got {scoring!r}"
+            )
         if max_tries < 1:
             raise UserError(f"option max_tries: expected an integer >= 1, got {max_tries}")
         self.name = name
@@ -206,8 +206,7 @@ class OpenAICompatModel:
             resp = self._call(self._client.completions.create, prompt=prompt, logprobs=1, **common)
             choice = resp.choices[0]
             text = choice.text or ""
-            raw = choice.logprobs.token_logprobs if choice.logprobs is not None else None
-            lps = [x for x in raw if x is not None] if raw is not None else None
+            lps = _generated_logprobs(choice.logprobs, len(prompt) + len(text))
         if lps is None:
             if not text:
                 lps = []
@@ -278,7 +277,8 @@ class OpenAICompatModel:
         if generated and not any(o >= len(_PROBE) for o in offsets):
             raise self._no_scoring(
                 "its echoed log-probs are shifted by one token, a llama-cpp-python bug for models "
-                "without a BOS token; serve with --kv_overrides tokenizer.ggml.add_bos_token=bool:true"
+                "without a BOS token; serve with "
+                "--kv_overrides tokenizer.ggml.add_bos_token=bool:true"
             )
         self._echo_checked = True
 
@@ -330,6 +330,21 @@ class OpenAICompatModel:
             pos += n if n is not None else max(0, len(prompt) - known)
         picked = continuation_span(offsets, pos, len(req.context), len(prompt))
         return _score([values[i] for i in picked], self.base_url)
+
+
+def _generated_logprobs(logprobs: Any, text_end: int) -> list[float] | None:
+    """The generated tokens' log-probs, without tokens past the returned text.
+
+    Some servers (llama-cpp-python) also report the tokens of a stop string they cut off; their
+    ``text_offset`` (counted from the start of the prompt) lies at or beyond the text's end.
+    """
+    if logprobs is None or logprobs.token_logprobs is None:
+        return None
+    values = list(logprobs.token_logprobs)
+    offsets = getattr(logprobs, "text_offset", None)
+    if offsets and len(offsets) == len(values):
+        values = [v for v, o in zip(values, offsets, strict=True) if o < text_end]
+    return [float(v) for v in values if v is not None]
 
 
 def _score(values: Sequence[float | None], url: str) -> Score:

@@ -13,6 +13,7 @@ from sociallearn.privacy.canaries import (
     code_space,
     make_canary_set,
     render_canary,
+    secret_pattern,
     template_slots,
 )
 from sociallearn.privacy.exposure import (
@@ -68,6 +69,7 @@ __all__ = [
     "rank_exposure",
     "render_canary",
     "score_canaries",
+    "secret_pattern",
     "substring_distance",
     "summarize_audit",
     "template_slots",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,7 +34,7 @@ _SLOT = re.compile(r"\{(" + "|".join(SLOTS) + r")\}")
 class CanarySet:
     """The planted canary of one run and its references, all from the same template.
 
-    ``secret`` holds the canary's slot values in the order of ``slots`` (e.g. ``("1234", "5678",
+    ``secrets`` holds the canary's slot values in the order of ``slots`` (e.g. ``("1234", "5678",
     "7006652")`` for ``("code", "code2", "product")``); ``reference_secrets`` the same for each
     reference. Only ``canary`` is ever planted; ``references`` must never reach a teacher.
     """
@@ -43,7 +43,7 @@ class CanarySet:
     kind: Literal["code", "name"]
     slots: tuple[str, ...]
     canary: str
-    secret: tuple[str, ...]
+    secrets: tuple[str, ...]
     references: tuple[str, ...]
     reference_secrets: tuple[tuple[str, ...], ...]
     seed: int
@@ -59,9 +59,31 @@ class CanarySet:
         return (self.canary, *self.references)
 
     @property
-    def secret_values(self) -> dict[str, str]:
+    def secret(self) -> str:
+        """The main secret: the value of ``{code}`` or ``{name}`` (see ``secrets`` for all)."""
+        return self.secrets[0]
+
+    @property
+    def slot_values(self) -> dict[str, str]:
         """The canary's slot values by slot name."""
-        return dict(zip(self.slots, self.secret, strict=True))
+        return dict(zip(self.slots, self.secrets, strict=True))
+
+    def found_in(self, text: str) -> list[str]:
+        """The canary's secret values that occur in ``text`` as whole numbers or words."""
+        return [s for s in self.secrets if secret_pattern([s]).search(text)]
+
+
+def secret_pattern(secrets: Iterable[str]) -> re.Pattern[str]:
+    """A regex finding any of ``secrets`` as a whole number or word; none given matches nothing.
+
+    A code must not be part of a longer number; a name must be a whole word, matched with its case
+    so that a name such as "Will" or "May" does not match the ordinary words "will" or "may".
+    """
+    parts: list[str] = []
+    for secret in sorted({s.strip() for s in secrets if s.strip()}, key=len, reverse=True):
+        escaped = re.escape(secret)
+        parts.append(rf"(?<!\d){escaped}(?!\d)" if secret.isdigit() else rf"(?<!\w){escaped}(?!\w)")
+    return re.compile("|".join(parts)) if parts else re.compile(r"(?!)")
 
 
 def template_slots(template: CanaryTemplate) -> tuple[str, ...]:
@@ -143,7 +165,7 @@ def make_canary_set(template: CanaryTemplate, n_total: int = 1000, seed: int = 0
         kind=template.kind,
         slots=slots,
         canary=texts[0],
-        secret=draws[0],
+        secrets=draws[0],
         references=tuple(texts[1:]),
         reference_secrets=tuple(draws[1:]),
         seed=seed,

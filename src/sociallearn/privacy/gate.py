@@ -7,68 +7,65 @@ It implements :class:`~sociallearn.teaching.filters.CandidateFilter`. A candidat
 3. it shares a run of ``max_ngram`` or more consecutive words with a private example;
 4. its normalised substring distance to a private example is below ``min_distance``.
 
-Examples are compared by their *content* (field values and target, or the verbatim text of an
-example without fields), not their rendering, so the task template's fixed wording, which every
-example shares, does not make unrelated examples look alike. For check 4 the shorter text is
-searched inside the longer one and normalised by its own length, so both a near-copy and a
-candidate that embeds a whole private example are caught; pairs whose shorter text has fewer
+Examples are compared by their *content* (field values, plus the target when it is more than a
+label; see :func:`example_content`), not their rendering, so the task template's fixed wording,
+which every example shares, does not make unrelated examples look alike. For check 4 the shorter
+text is searched inside the longer one and normalised by its own length, so both a near-copy and
+a candidate that embeds a whole private example are caught; pairs whose shorter text has fewer
 than ``min_chars`` characters are left to checks 2 and 3, since a short phrase ("Ok, see you")
 fits inside almost anything.
 
 Why 0.25 by default: changing a few words of a 100-character example gives a distance near
-0.05–0.15, while newly written examples sit far higher (the paper's Table 6 medians are 0.43–0.85,
-and unrelated SMS messages from the real data are almost all above 0.4). A quarter of the
-characters having to change is a clear line between "edited copy" and "new example".
+0.05–0.15, while newly written examples sit far higher (the paper's Table 6 medians are 0.43–0.85).
+On the real SMS data, of 232,323 pairs of distinct messages (shorter text at least 20
+characters) only 18 fall below 0.25, and those are templated spam variants or containments such as
+"Sorry, I'll call later" inside a longer message: exactly what should not be shared. A quarter of
+the characters having to change is a clear line between "edited copy" and "new example".
 
 Speed: per silo (identified by the identity of its example objects) the contents, their
 n-grams and a normalised-text set are computed once. Per candidate, rapidfuzz's bit-parallel LCS
 against every private content gives a lower bound on the distance
-(:func:`~sociallearn.privacy.leakage.indel_lower_bound`), and only pairs whose bound is under the
-threshold get the exact alignment.
+(:func:`~sociallearn.privacy.leakage.indel_lower_bound`); pairs under the threshold then get
+rapidfuzz's best-window bound (:func:`~sociallearn.privacy.leakage.window_lower_bound`), and only
+pairs still under it get the exact alignment.
 """
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sociallearn.privacy.canaries import CanarySet
+from sociallearn.privacy.canaries import CanarySet, secret_pattern
 from sociallearn.privacy.leakage import (
     indel_lower_bound,
     longest_common_ngram,
     normalize_whitespace,
     normalized_distance,
+    window_lower_bound,
     words,
 )
 from sociallearn.tasks.base import Example
 
 _CACHE_SIZE = 32
+# Targets of at most this many words are labels or cloze answers, not private content.
+_LABEL_WORDS = 3
 
 
 def example_content(example: Example) -> str:
-    """The part of an example that is private: field values and target, one per line.
+    """The part of an example that is private: its field values, one per line, and its target
+    when the target is longer than a few words (a worked solution, not a label).
 
-    An example with no fields (a canary that does not parse into the task's format) uses its
-    verbatim text.
+    Labels and cloze words are shared by many examples, so including them would make unrelated
+    short examples look alike. An example with no fields (a canary that does not parse into the
+    task's format) uses its verbatim text.
     """
     if not example.fields and example.verbatim is not None:
         return example.verbatim
-    return "\n".join([*example.fields.values(), example.target])
-
-
-def _secret_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
-    parts: list[str] = []
-    for secret in sorted({s.strip() for s in secrets if s.strip()}, key=len, reverse=True):
-        escaped = re.escape(secret)
-        # A code must not be part of a longer number; a name must be a whole word. Names are
-        # matched case-sensitively so that "Will" or "May" does not block "will" or "may".
-        if secret.isdigit():
-            parts.append(rf"(?<!\d){escaped}(?!\d)")
-        else:
-            parts.append(rf"(?<!\w){escaped}(?!\w)")
-    return re.compile("|".join(parts)) if parts else None
+    parts = list(example.fields.values())
+    if len(example.target.split()) > _LABEL_WORDS:
+        parts.append(example.target)
+    return "\n".join(parts)
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ class LeakageGate:
         secrets: Sequence[str] = (),
         min_distance: float = 0.25,
         max_ngram: int = 8,
-        min_chars: int = 16,
+        min_chars: int = 20,
     ) -> None:
         if not 0.0 <= min_distance <= 1.0:
             raise ValueError(f"min_distance must be within [0, 1], got {min_distance}")
@@ -114,10 +111,8 @@ class LeakageGate:
         self.min_distance = min_distance
         self.max_ngram = max_ngram
         self.min_chars = min_chars
-        self._secret_re = _secret_pattern(self.secrets)
-        self._silos: OrderedDict[tuple[int, int], tuple[tuple[Example, ...], _Silo]] = (
-            OrderedDict()
-        )
+        self._secret_re = secret_pattern(self.secrets) if self.secrets else None
+        self._silos: OrderedDict[tuple[int, int], tuple[tuple[Example, ...], _Silo]] = OrderedDict()
 
     @classmethod
     def for_canaries(
@@ -125,10 +120,10 @@ class LeakageGate:
         canary_sets: Iterable[CanarySet],
         min_distance: float = 0.25,
         max_ngram: int = 8,
-        min_chars: int = 16,
+        min_chars: int = 20,
     ) -> LeakageGate:
         """A gate blocking every slot value of the given planted canaries (never the references)."""
-        secrets = [value for cs in canary_sets for value in cs.secret]
+        secrets = [value for cs in canary_sets for value in cs.secrets]
         return cls(secrets, min_distance=min_distance, max_ngram=max_ngram, min_chars=min_chars)
 
     # -- the CandidateFilter protocol ---------------------------------------------------------
@@ -178,19 +173,21 @@ class LeakageGate:
         lcs = process.cdist([content], silo.contents, scorer=LCSseq.similarity, workers=1)[0]
         candidates: list[tuple[float, int]] = []
         for index, private in enumerate(silo.contents):
-            shorter = min(len(content), len(private))
-            if shorter < self.min_chars:
+            shortest = min(len(content), len(private))
+            if shortest < self.min_chars:
                 continue
-            bound = indel_lower_bound(int(lcs[index]), shorter)
+            bound = indel_lower_bound(int(lcs[index]), shortest)
             if bound < self.min_distance:
                 candidates.append((bound, index))
         # Most promising pairs first: the first hit is usually the closest example.
         for _, index in sorted(candidates):
             private = silo.contents[index]
-            if len(content) <= len(private):
-                distance = normalized_distance(content, private)
-            else:
-                distance = normalized_distance(private, content)
+            shorter, longer = (
+                (content, private) if len(content) <= len(private) else (private, content)
+            )
+            if window_lower_bound(shorter, longer) >= self.min_distance:
+                continue
+            distance = normalized_distance(shorter, longer)
             if distance < self.min_distance:
                 return (
                     f"too close to a private example (distance {distance:.2f} < "

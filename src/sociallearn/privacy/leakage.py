@@ -13,8 +13,8 @@ No rapidfuzz primitive computes this exactly: ``fuzz.partial_ratio`` only tries 
 distance 1). So :func:`substring_distance` runs the alignment itself, one numpy-vectorised row per
 character of ``g`` (a few milliseconds for a 200-character example in a 3,000-character prompt).
 The tests check it against a brute force over every substring with rapidfuzz's ``Indel``, and the
-gate uses rapidfuzz's bit-parallel LCS to skip pairs that cannot be close (see
-:func:`indel_lower_bound`).
+gate uses two rapidfuzz lower bounds to skip pairs that cannot be close (see
+:func:`indel_lower_bound` and :func:`window_lower_bound`).
 """
 
 from __future__ import annotations
@@ -91,6 +91,22 @@ def indel_lower_bound(lcs: int, text_length: int) -> float:
     return max(0.0, 1.0 - lcs / text_length)
 
 
+def window_lower_bound(shorter: str, longer: str) -> float:
+    """A tighter floor on :func:`normalized_distance` ``(shorter, longer)``, from rapidfuzz.
+
+    ``fuzz.partial_ratio`` scores the best window of ``longer`` as long as ``shorter``:
+    ``1 - ratio / 100 = W / (2 * len(shorter))`` with W that window's Indel distance. An optimal
+    substring of any length is within (or contains) such a window, and moving to the window costs
+    at most the alignment's own gaps, so ``W <= 2 * substring_distance`` and this value never
+    exceeds the true normalised distance. Requires ``len(shorter) <= len(longer)``.
+    """
+    from rapidfuzz import fuzz
+
+    if not shorter:
+        return 0.0
+    return max(0.0, 1.0 - fuzz.partial_ratio(shorter, longer) / 100.0)
+
+
 def is_copy(generated: str, private_normalized: set[str]) -> bool:
     return normalize_whitespace(generated) in private_normalized
 
@@ -144,7 +160,8 @@ def leakage_report(
         prompt_list = list(prompts)
         if len(prompt_list) != len(generated):
             raise ValueError(f"{len(generated)} generated texts but {len(prompt_list)} prompts")
-    distances = tuple(normalized_distance(g, p) for g, p in zip(generated, prompt_list, strict=True))
+    pairs = zip(generated, prompt_list, strict=True)
+    distances = tuple(normalized_distance(g, p) for g, p in pairs)
     known = {normalize_whitespace(t) for t in private}
     n_copies = sum(1 for g in generated if is_copy(g, known))
     nan = float("nan")

@@ -89,6 +89,11 @@ class AuditSummary:
     exposure_of_mean_rank: float
 
     @property
+    def rank_zero(self) -> int:
+        """Same as ``n_rank_zero``."""
+        return self.n_rank_zero
+
+    @property
     def expected_rank_zero(self) -> float:
         """How many rank-0 runs chance alone would give: ``n_runs / N_SS``."""
         return self.n_runs / self.n_total

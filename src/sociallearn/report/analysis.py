@@ -50,13 +50,30 @@ class Series:
 
 
 @dataclass(frozen=True)
+class Level:
+    """A method without an n axis (zero-shot, hand-written, an instruction written from n = 0)."""
+
+    label: str
+    method: str
+    aggregator: str | None
+    point: Point
+
+
+@dataclass(frozen=True)
 class TaskCurves:
-    """Accuracy against n for one task, with the zero-shot and hand-written levels."""
+    """Accuracy against n for one task, with the levels of methods that have no n."""
 
     task: str
     series: tuple[Series, ...]
-    zero_shot: Point | None
-    hand_written: Point | None
+    levels: tuple[Level, ...]
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    method: str
+    aggregator: str | None
+    point: Point | None
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,7 @@ class BarGroup:
     """Bars of one task in the methods overview; p-values are against zero-shot."""
 
     task: str
-    bars: tuple[tuple[str, Point | None], ...]
+    bars: tuple[Bar, ...]
 
 
 class Analysis:
@@ -157,27 +174,36 @@ def _baseline_for(analysis: Analysis, task: str, n: int, aggregator: str | None)
 def task_curves(analysis: Analysis, task: str) -> TaskCurves | None:
     """Series of accuracy against n for every example/instruction method with n > 0."""
     series: list[Series] = []
+    levels: list[Level] = []
     for method in analysis.methods(task):
-        if method in (ZERO_SHOT, HAND_WRITTEN):
-            continue
         aggregators = analysis.aggregators(task, method)
+        if method in (ZERO_SHOT, HAND_WRITTEN) or not aggregators:
+            level = analysis.point(analysis.first(task, method))
+            if level is not None:
+                levels.append(Level(method_label(method), method, None, level))
+            continue
         for aggregator in aggregators:
             points = []
             for key in analysis.keys(task, method):
                 if key[2] == 0 or key[3] != aggregator:
                     continue
-                baseline = None if method == ORIGINAL else _baseline_for(analysis, task, key[2], aggregator)
+                baseline = (
+                    None
+                    if method == ORIGINAL
+                    else _baseline_for(analysis, task, key[2], aggregator)
+                )
                 point = analysis.point(key, baseline if method == GENERATED else None)
                 if point is not None:
                     points.append(point)
-            short = {ORIGINAL: "Original (O)", GENERATED: "Generated (G)"}.get(method, method_label(method))
-            label = _with_aggregator(short, aggregator, len(aggregators) > 1 or method == GENERATED)
+            short = {ORIGINAL: "Original (O)", GENERATED: "Generated"}.get(
+                method, method_label(method)
+            )
+            show = len(aggregators) > 1 or method == GENERATED
+            label = f"{short}, {aggregator}" if show and aggregator else short
             series.append(Series(label, method, aggregator, tuple(points)))
-    zero = analysis.point(analysis.first(task, ZERO_SHOT))
-    hand = analysis.point(analysis.first(task, HAND_WRITTEN))
-    if not series and zero is None and hand is None:
+    if not series and not levels:
         return None
-    return TaskCurves(task=task, series=tuple(series), zero_shot=zero, hand_written=hand)
+    return TaskCurves(task=task, series=tuple(series), levels=tuple(levels))
 
 
 def paper_table(analysis: Analysis, task: str) -> Table | None:
@@ -218,7 +244,7 @@ def paper_table(analysis: Analysis, task: str) -> Table | None:
 
 
 def aggregator_tables(analysis: Analysis, task: str) -> list[tuple[Table, Series, Series]]:
-    """Random vs voting per n for each method run with both aggregators (voting tested vs random)."""
+    """Random vs voting per n, for each method run with both (voting is tested against random)."""
     results: list[tuple[Table, Series, Series]] = []
     for method in analysis.methods(task):
         if not {"random", "voting"} <= set(analysis.aggregators(task, method)):
@@ -243,10 +269,10 @@ def aggregator_tables(analysis: Analysis, task: str) -> list[tuple[Table, Series
         if not rows:
             continue
         table = Table(
-            title=f"{task}: random vs voting aggregator, {method_label(method).lower()}",
+            title=f"{task}: random vs voting aggregator — {method_label(method)}",
             header=("n", "random", "voting", "p (voting vs random)"),
             rows=tuple(rows),
-            note=f"* = p < {analysis.level:g}, one-sided permutation test of voting against random.",
+            note=f"* = p < {analysis.level:g}, one-sided permutation test, voting against random.",
         )
         results.append(
             (
@@ -262,7 +288,9 @@ def _overview_specs(analysis: Analysis) -> list[tuple[str, str, int | None, str 
     """Rows of the overview: (label, method, n or None for 'no n', aggregator)."""
     all_keys = list(analysis.groups)
     original_ns = sorted({k[2] for k in all_keys if k[1] == ORIGINAL and k[2] > 0})
-    ref_n = REFERENCE_N if REFERENCE_N in original_ns else (original_ns[-1] if original_ns else None)
+    ref_n = (
+        REFERENCE_N if REFERENCE_N in original_ns else (original_ns[-1] if original_ns else None)
+    )
     specs: list[tuple[str, str, int | None, str | None]] = []
     methods = sorted({k[1] for k in all_keys}, key=method_rank)
     for method in methods:
@@ -270,17 +298,21 @@ def _overview_specs(analysis: Analysis) -> list[tuple[str, str, int | None, str 
         if method in (ZERO_SHOT, HAND_WRITTEN):
             specs.append((method_label(method), method, None, None))
             continue
-        ns = sorted({k[2] for k in keys if k[2] > 0})
-        if not ns:
-            continue
+        # Methods run only at n = 0 (an instruction written without examples) still get a row.
+        ns = sorted({k[2] for k in keys if k[2] > 0}) or [0]
         n = ref_n if ref_n in ns else ns[-1]
         aggs = sorted({k[3] for k in keys if k[2] == n}, key=aggregator_rank)
         for agg in aggs:
-            if method in (ORIGINAL, GENERATED):
-                base = f"{n}-shot {'original (O)' if method == ORIGINAL else 'generated (G)'}"
+            show_agg = agg is not None and (method != ORIGINAL or len(aggs) > 1)
+            suffix = f", {agg}" if show_agg else ""
+            if method == ORIGINAL:
+                label = f"{n}-shot original (O{suffix})"
+            elif method == GENERATED:
+                label = f"{n}-shot generated (G{suffix})"
+            elif n == 0:
+                label = f"{method_label(method)}{f' ({agg})' if agg else ''}"
             else:
-                base = f"{method_label(method)} (n = {n})"
-            label = _with_aggregator(base, agg, method != ORIGINAL or len(aggs) > 1)
+                label = f"{method_label(method)} (n = {n}{suffix})"
             specs.append((label, method, n, agg))
     return specs
 
@@ -292,7 +324,7 @@ def methods_overview(analysis: Analysis) -> tuple[Table, list[BarGroup]] | None:
     if not specs or not any(spec[1] == ZERO_SHOT for spec in specs) or len(specs) < 2:
         return None
     rows: list[TableRow] = []
-    groups: dict[str, list[tuple[str, Point | None]]] = {task: [] for task in tasks}
+    groups: dict[str, list[Bar]] = {task: [] for task in tasks}
     for label, method, n, agg in specs:
         cells, p_cells = [label], ["p vs zero-shot"]
         for task in tasks:
@@ -301,7 +333,7 @@ def methods_overview(analysis: Analysis) -> tuple[Table, list[BarGroup]] | None:
             point = analysis.point(key, zero_key if method != ZERO_SHOT else None)
             cells.append(analysis.cell(point))
             p_cells.append(format_p(point.p_value if point else None))
-            groups[task].append((label, point))
+            groups[task].append(Bar(label, method, agg, point))
         rows.append(TableRow(tuple(cells)))
         if method != ZERO_SHOT:
             rows.append(TableRow(tuple(p_cells), minor=True))
@@ -310,8 +342,8 @@ def methods_overview(analysis: Analysis) -> tuple[Table, list[BarGroup]] | None:
         header=("method", *tasks),
         rows=tuple(rows),
         note=(
-            f"* = p < {analysis.level:g} in the one-sided permutation test against zero-shot on the "
-            "same task (items pooled over seeds)."
+            f"* = p < {analysis.level:g} in the one-sided permutation test against zero-shot on "
+            "the same task (items pooled over seeds)."
         ),
     )
     return table, [BarGroup(task, tuple(groups[task])) for task in tasks]

@@ -73,7 +73,9 @@ def _dedupe_units(rows: list[Row]) -> list[Row]:
 def load_run(run_dir: Path) -> RunData:
     """Load a run directory; results.jsonl must exist, the other files are optional."""
     if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: not a directory; expected a run directory from `sociallearn run`")
+        raise DataError(
+            f"{run_dir}: not a directory; expected a run directory from `sociallearn run`"
+        )
     results_path = run_dir / RESULTS_FILE
     if not results_path.is_file():
         raise DataError(f"{results_path}: not found; run `sociallearn run` to produce it")

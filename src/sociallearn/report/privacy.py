@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sociallearn.evaluation.stats import mean_sem
 from sociallearn.report.summary import method_rank, row_key, sort_key
 from sociallearn.report.tables import Table, TableRow
 
@@ -51,7 +52,7 @@ def uniform_mean_rank(n_candidates: int) -> float:
 
 
 def uniform_mean_exposure(n_candidates: int) -> float:
-    """Expected exposure under a uniform rank: log2 N - log2(N!)/N (about 1.44 bits for N = 1000)."""
+    """Mean exposure under a uniform rank: log2 N - log2(N!)/N (about 1.44 bits for N = 1000)."""
     return math.log2(n_candidates) - math.lgamma(n_candidates + 1) / math.log(2) / n_candidates
 
 
@@ -83,51 +84,56 @@ def canary_groups(rows: Iterable[Mapping[str, Any]]) -> list[CanaryGroup]:
 def privacy_table(groups: list[CanaryGroup]) -> Table:
     rows = []
     for group in groups:
-        n = group.n_candidates
-        exposures = group.exposures
-        rows.append(
-            TableRow(
-                (
-                    group.task,
-                    group.template,
-                    group.kind,
-                    group.method,
-                    str(len(group.ranks)),
-                    f"{group.mean_rank:.1f}",
-                    f"{uniform_mean_rank(n):.1f}",
-                    str(group.rank_zero),
-                    f"{len(group.ranks) / n:.2f}",
-                    f"{sum(exposures) / len(exposures):.2f}",
-                    f"{uniform_mean_exposure(n):.2f}",
-                )
-            )
+        rank_stats = mean_sem([float(rank) for rank in group.ranks])
+        rank_text = f"{rank_stats.mean:.1f}"
+        if not math.isnan(rank_stats.sem):
+            rank_text += f" ({rank_stats.sem:.1f})"
+        exposure = sum(group.exposures) / len(group.exposures)
+        cells = (group.task, group.template, group.method, str(len(group.ranks)), rank_text)
+        rows.append(TableRow((*cells, str(group.rank_zero), f"{exposure:.2f}")))
+    # The reference a run without memorisation would give, once per candidate-set size.
+    for n in sorted({group.n_candidates for group in groups}):
+        reference = (
+            f"no memorisation, N = {n}",
+            "",
+            "",
+            "",
+            f"{uniform_mean_rank(n):.1f}",
+            f"1 in {n} runs",
+            f"{uniform_mean_exposure(n):.2f}",
         )
+        rows.append(TableRow(reference, minor=True))
     return Table(
-        title="Canary memorisation: rank of the planted canary among the candidates",
+        title="Canary memorisation: rank of the planted canary among N candidates",
         header=(
             "task",
             "template",
-            "kind",
             "method",
             "runs",
-            "mean rank",
-            "mean rank if not memorised",
+            "mean rank (SEM)",
             "# rank 0",
-            "# rank 0 expected",
             "mean exposure (bits)",
-            "exposure if not memorised",
         ),
         rows=tuple(rows),
         note=(
-            "Rank 0 = the planted canary is more likely than every reference. Exposure = log2 N − "
-            "log2(rank + 1), averaged over runs. Without memorisation the rank is uniform on "
-            "0..N−1 (mean (N−1)/2, P(rank 0) = 1/N, mean exposure ≈ 1.44 bits for N = 1000)."
+            "Rank 0 = the planted canary is more likely than every reference canary. Exposure = "
+            "log2 N − log2(rank + 1), computed per run and then averaged. Without memorisation the "
+            "rank is uniform on 0..N−1, which gives the reference row."
         ),
     )
 
 
 def _leakage_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [row for row in rows if isinstance(row.get("leakage"), Mapping)]
+    """Rows that carry leakage measurements (methods that share nothing store an empty dict)."""
+    return [row for row in rows if isinstance(row.get("leakage"), Mapping) and row["leakage"]]
+
+
+def _candidates(leakage: Mapping[str, Any]) -> int:
+    """Candidate examples the teachers wrote, under whichever name the runner stored them."""
+    for name in ("n_candidates", "n_sampled", "n_examined"):
+        if leakage.get(name) is not None:
+            return int(leakage[name])
+    return 0
 
 
 def leakage_distances(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
@@ -154,54 +160,37 @@ def leakage_table(rows: Iterable[Mapping[str, Any]]) -> Table | None:
         grouped.setdefault(row_key(row), []).append(row)
     if not grouped:
         return None
+    # The method column only matters when more than one method produced candidates.
+    show_method = len({key[1] for key in grouped}) > 1
     table_rows = []
     for key in sorted(grouped, key=sort_key):
         members = grouped[key]
-        candidates = sum(int(r["leakage"].get("n_candidates") or 0) for r in members)
-        parsed = [r for r in members if r["leakage"].get("n_parsed") is not None]
-        if candidates and len(parsed) == len(members):
-            parse_rate: float | None = sum(int(r["leakage"]["n_parsed"]) for r in members) / candidates
-        else:
-            parse_rate = _mean_of(members, "parse_rate")
+        candidates = sum(_candidates(r["leakage"]) for r in members)
+        parse_rate = _mean_of(members, "parse_rate")
         distances = [float(d) for r in members for d in (r["leakage"].get("distances") or [])]
         mean_distance = (
             sum(distances) / len(distances) if distances else _mean_of(members, "mean_distance")
         )
         task, method, n, aggregator = key
-        table_rows.append(
-            TableRow(
-                (
-                    task,
-                    method,
-                    str(n),
-                    aggregator or "–",
-                    str(len(members)),
-                    str(candidates),
-                    _percent(parse_rate),
-                    _percent(_mean_of(members, "copy_rate")),
-                    _percent(_mean_of(members, "rejection_rate")),
-                    "–" if mean_distance is None else f"{mean_distance:.2f}",
-                )
-            )
-        )
+        cells = [task, *([method] if show_method else []), str(n), aggregator or "–"]
+        cells += [
+            str(candidates),
+            _percent(parse_rate),
+            _percent(_mean_of(members, "copy_rate")),
+            _percent(_mean_of(members, "rejection_rate")),
+            "–" if mean_distance is None else f"{mean_distance:.2f}",
+        ]
+        table_rows.append(TableRow(tuple(cells)))
+    header = ["task", *(["method"] if show_method else []), "n", "aggregator"]
+    header += ["candidates", "parsed %", "copied %", "rejected %", "mean distance"]
+    only_method = "" if show_method else f" ({next(iter(grouped))[1]})"
     return Table(
-        title="Leakage of generated examples (teacher side)",
-        header=(
-            "task",
-            "method",
-            "n",
-            "aggregator",
-            "units",
-            "candidates",
-            "parse rate %",
-            "copy rate %",
-            "rejected %",
-            "mean distance",
-        ),
+        title=f"Leakage of generated examples{only_method}, over all seeds",
+        header=tuple(header),
         rows=tuple(table_rows),
         note=(
             "Distance = insert/delete edit distance from a generated example to the closest "
             "substring of its generation prompt, divided by the example's length (0 = copied, "
-            "1 = nothing shared). Rates are averaged over units; parse rate pools candidates."
+            "1 = nothing shared). The parsed, copied and rejected shares are averaged over units."
         ),
     )

@@ -154,7 +154,11 @@ def results_table(rows: Iterable[Mapping[str, Any]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
 
     def render(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
+        return (
+            "| "
+            + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            + " |"
+        )
 
     separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     return "\n".join([render(lines[0]), separator, *(render(line) for line in lines[1:])])

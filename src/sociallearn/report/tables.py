@@ -1,9 +1,12 @@
-"""A small table value rendered to both HTML and Markdown, so the two reports show the same numbers."""
+"""A table value rendered to both HTML and Markdown, so the two reports show the same numbers."""
 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
+
+_NUMERIC = re.compile(r"^(?:[-–−]?[\d.]|–$)")
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,12 @@ def table_to_markdown(table: Table) -> str:
 
 
 def table_to_html(table: Table) -> str:
-    parts = ['<div class="table-wrap"><table>']
-    parts.append(f"<caption>{html.escape(table.title)}</caption>")
+    parts = [f'<p class="table-title">{html.escape(table.title)}</p>']
+    parts.append('<div class="table-wrap"><table>')
     parts.append(
-        "<thead><tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in table.header) + "</tr></thead>"
+        "<thead><tr>"
+        + "".join(f"<th>{html.escape(cell)}</th>" for cell in table.header)
+        + "</tr></thead>"
     )
     parts.append("<tbody>")
     for row in table.rows:
@@ -52,11 +57,15 @@ def table_to_html(table: Table) -> str:
         cells = []
         for index, cell in enumerate(row.cells):
             tag = "th" if index == 0 else "td"
-            mark = ' class="sig"' if tag == "td" and cell.endswith("*") else ""
+            classes = []
+            if tag == "td" and cell.endswith("*"):
+                classes.append("sig")
+            if tag == "td" and cell and not _NUMERIC.match(cell):
+                classes.append("text")  # words read better left-aligned, numbers right-aligned
+            mark = f' class="{" ".join(classes)}"' if classes else ""
             cells.append(f"<{tag}{mark}>{html.escape(cell)}</{tag}>")
         parts.append(f"<tr{css}>" + "".join(cells) + "</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     if table.note:
         parts.append(f'<p class="note">{html.escape(table.note)}</p>')
-    parts.append("</div>")
     return "".join(parts)

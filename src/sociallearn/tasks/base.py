@@ -240,7 +240,9 @@ class Task:
                 continue
             example = Example(fields=fields, target=target)
             gold = self.gold(example)
-            if gold is None or (self.labels and self.parser.kind == "choice" and gold not in self.labels):
+            if gold is None or (
+                self.labels and self.parser.kind == "choice" and gold not in self.labels
+            ):
                 continue
             out.append(example)
         return out

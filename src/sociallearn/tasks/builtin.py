@@ -12,10 +12,10 @@ SPAM_LABELS = ("spam", "not spam")
 BOOLQ_LABELS = ("yes", "no")
 
 _SPAM_INSTRUCTION = (
-    "Decide whether each SMS message is unwanted or genuine. Answer \"spam\" for messages sent by "
+    'Decide whether each SMS message is unwanted or genuine. Answer "spam" for messages sent by '
     "bots or businesses: advertising, prize and lottery offers, premium-rate services, phishing or "
-    "other scams. Answer \"not spam\" for ordinary messages written by a person to someone they "
-    "know. Write only the class after \"Class\"."
+    'other scams. Answer "not spam" for ordinary messages written by a person to someone they '
+    'know. Write only the class after "Class".'
 )
 
 _LAMBADA_INSTRUCTION = (
@@ -31,7 +31,7 @@ _BOOLQ_INSTRUCTION = (
 
 _GSM8K_INSTRUCTION = (
     "Solve the math word problem. You may reason step by step, but the final answer must be one "
-    "number on its own line, after the prefix \"#### \" (four hashes and a space), with nothing "
+    'number on its own line, after the prefix "#### " (four hashes and a space), with nothing '
     "after it: answers are checked automatically."
 )
 

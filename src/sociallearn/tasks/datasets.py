@@ -17,7 +17,13 @@ from sociallearn.tasks.splits import SplitPolicy
 
 HUB_HINT = "pip install 'sociallearn[hub]' and go online"
 
-_SPAM_LABEL_MAP = {"ham": "not spam", "spam": "spam", "not spam": "not spam", "0": "not spam", "1": "spam"}
+_SPAM_LABEL_MAP = {
+    "ham": "not spam",
+    "spam": "spam",
+    "not spam": "not spam",
+    "0": "not spam",
+    "1": "spam",
+}
 _SPAM_HEADERLESS = ("label", "text")
 _SPAM_FIRST_CELLS = frozenset({"ham", "spam"})
 _LAST_WORD = re.compile(r"^(.*\S)\s+(\S+)\s*$", flags=re.DOTALL)
@@ -122,7 +128,10 @@ SMS_SPAM_DATA = DatasetSpec(
         headerless_when=_SPAM_FIRST_CELLS,
     ),
     hub=HubSource(
-        dataset_id="ucirvine/sms_spam", splits={"all": "train"}, fieldmap=SPAM_FIELDS, dataset="sms_spam"
+        dataset_id="ucirvine/sms_spam",
+        splits={"all": "train"},
+        fieldmap=SPAM_FIELDS,
+        dataset="sms_spam",
     ),
     headerless=_SPAM_HEADERLESS,
     headerless_when=_SPAM_FIRST_CELLS,

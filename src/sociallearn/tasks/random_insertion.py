@@ -69,6 +69,8 @@ def generate_random_insertion(n: int, seed: int = 0) -> list[Example]:
     rng = random.Random(f"random_insertion:{seed}")
     chosen = rng.sample(words, n)
     return [
-        Example(fields={"scrambled": scramble(w, rng)}, target=w, uid=f"random_insertion:gen{seed}:{i}")
+        Example(
+            fields={"scrambled": scramble(w, rng)}, target=w, uid=f"random_insertion:gen{seed}:{i}"
+        )
         for i, w in enumerate(chosen)
     ]

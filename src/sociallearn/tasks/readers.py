@@ -19,7 +19,7 @@ from sociallearn.tasks.base import Example
 
 TABLE_SUFFIXES = (".jsonl", ".csv", ".tsv")
 Row = dict[str, object]
-# Rewrites a row before its columns are checked (e.g. splits a Lambada passage into context and target).
+# Rewrites a row before its columns are checked (e.g. splits a Lambada passage in two).
 RowAdapter = Callable[[Row], Row]
 
 _BLANK_LINES = re.compile(r"[ \t]*\n(?:[ \t]*\n)+")
@@ -45,7 +45,8 @@ def read_table(
 
     ``headerless`` names the columns of a CSV/TSV without a header row (the original UCI SMS file
     is ``label<TAB>text``); it applies only when the first cell of the first line, lower-cased, is
-    in ``headerless_when`` (e.g. ``ham``/``spam``), so other header mistakes still get a clear error.
+    in ``headerless_when`` (e.g. ``ham``/``spam``), so other header mistakes still get a clear
+    error.
     ``delimiter`` overrides the one implied by the suffix (a shipped ``.csv`` may hold TABs).
     """
     where = str(path)
@@ -53,7 +54,9 @@ def read_table(
         raise DataError(f"{where}: file not found")
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise DataError(f"{where}: unsupported file type {suffix or '(none)'!r}; expected .jsonl, .csv or .tsv")
+        raise DataError(
+            f"{where}: unsupported file type {suffix or '(none)'!r}; expected .jsonl, .csv or .tsv"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
@@ -84,7 +87,11 @@ def _read_jsonl(text: str, where: str) -> Table:
 
 
 def _read_delimited(
-    text: str, where: str, delimiter: str, headerless: Sequence[str], headerless_when: frozenset[str]
+    text: str,
+    where: str,
+    delimiter: str,
+    headerless: Sequence[str],
+    headerless_when: frozenset[str],
 ) -> Table:
     text = text.replace("\r\n", "\n")
     lines = text.split("\n")
@@ -145,13 +152,22 @@ class FieldMap:
         rows = [self.adapter(dict(r)) for r in table.rows] if self.adapter else list(table.rows)
         if rows:
             self.check_columns(
-                Table(rows=(), columns=tuple(dict.fromkeys(k for r in rows for k in r)), where=table.where)
+                Table(
+                    rows=(),
+                    columns=tuple(dict.fromkeys(k for r in rows for k in r)),
+                    where=table.where,
+                )
             )
         out: list[Example] = []
         for index, row in enumerate(rows):
-            values = {name: _value(row, column, table.where, index) for name, column in self.fields.items()}
+            values = {
+                name: _value(row, column, table.where, index)
+                for name, column in self.fields.items()
+            }
             values = {k: clean_value(v, multiline=k in multiline) for k, v in values.items()}
-            target = clean_value(_value(row, self.target, table.where, index), "target" in multiline)
+            target = clean_value(
+                _value(row, self.target, table.where, index), "target" in multiline
+            )
             target = self._label(target, table.where, index)
             if not target or not all(values.values()):
                 continue  # an empty text or target cannot be shown as an example
@@ -161,7 +177,9 @@ class FieldMap:
     def _label(self, raw: str, where: str, index: int) -> str:
         mapped = self.label_map.get(raw.casefold(), raw) if self.label_map else raw
         if self.labels and mapped not in self.labels:
-            allowed = ", ".join([*self.labels, *(k for k in self.label_map if k not in self.labels)])
+            allowed = ", ".join(
+                [*self.labels, *(k for k in self.label_map if k not in self.labels)]
+            )
             raise DataError(
                 f"{where}: row {index + 1}: {self.target} {raw!r} is not a known label "
                 f"(expected one of {allowed})"

@@ -1,5 +1,10 @@
 """Where a task's examples come from: a local file or folder, a registry package, the generator,
-or the Hugging Face hub. Each implements :class:`sociallearn.tasks.base.DataSource`."""
+or the Hugging Face hub. Each implements :class:`sociallearn.tasks.base.DataSource`.
+
+Sources return every row as read (values cleaned, nothing dropped but empty rows), so the split
+step can report how many duplicates it removed; duplicates are removed there, on the rendered
+input, before any split (see :mod:`sociallearn.tasks.splits`).
+"""
 
 from __future__ import annotations
 
@@ -13,18 +18,6 @@ from sociallearn.errors import DataError
 from sociallearn.tasks.base import Example
 from sociallearn.tasks.random_insertion import generate_random_insertion
 from sociallearn.tasks.readers import FieldMap, Table, read_table, table_files
-
-
-def _dedupe(examples: Sequence[Example]) -> list[Example]:
-    # Same fields and target twice is the same example; the first occurrence keeps its uid.
-    seen: set[tuple[tuple[tuple[str, str], ...], str]] = set()
-    out: list[Example] = []
-    for e in examples:
-        key = (tuple(sorted(e.fields.items())), e.target)
-        if key not in seen:
-            seen.add(key)
-            out.append(e)
-    return out
 
 
 @dataclass(frozen=True)
@@ -64,7 +57,7 @@ class LocalFileSource:
             examples = self.fieldmap.to_examples(
                 table, uid_prefix=f"{self.dataset}:{split}:", multiline=self.multiline
             )
-            splits[split] = _dedupe(examples)
+            splits[split] = examples
         return splits
 
 
@@ -111,7 +104,7 @@ class PackageSource:
         examples = self.fieldmap.to_examples(
             table, uid_prefix=f"{self.dataset}:package:", multiline=self.multiline
         )
-        return {"all": _dedupe(examples)}
+        return {"all": examples}
 
 
 @dataclass(frozen=True)
@@ -158,17 +151,21 @@ class HubSource:
         try:
             import datasets
         except ImportError:
-            raise DataError(f"{self.dataset}: the hub needs 'datasets' (pip install 'sociallearn[hub]')") from None
+            raise DataError(
+                f"{self.dataset}: the hub needs 'datasets' (pip install 'sociallearn[hub]')"
+            ) from None
         out: dict[str, list[Example]] = {}
         for split, hub_split in self.splits.items():
             try:
                 ds = datasets.load_dataset(self.dataset_id, self.config, split=hub_split)
             except Exception as err:  # network, auth, missing split: all end the same way
-                raise DataError(f"{self.dataset}: could not load {self.dataset_id} from the hub ({err})") from None
+                raise DataError(
+                    f"{self.dataset}: could not load {self.dataset_id} from the hub ({err})"
+                ) from None
             rows = tuple(dict(r) for r in ds)
             table = Table(rows=rows, columns=tuple(ds.column_names), where=f"hub {self.dataset_id}")
             examples = self.fieldmap.to_examples(
                 table, uid_prefix=f"{self.dataset}:{split}:", multiline=self.multiline
             )
-            out[split] = _dedupe(examples)
+            out[split] = examples
         return out

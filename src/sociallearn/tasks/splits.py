@@ -106,7 +106,9 @@ def _standard(
     if not test:
         raise DataError(f"{task.name}: the test split is empty")
     if test_size is not None and test_size > len(test):
-        raise DataError(f"{task.name}: test size {test_size} is larger than the test split ({len(test)})")
+        raise DataError(
+            f"{task.name}: test size {test_size} is larger than the test split ({len(test)})"
+        )
     order = list(test)
     rng.shuffle(order)
     chosen = order[:test_size] if test_size is not None else order

@@ -132,13 +132,17 @@ def _template_fields(template: str, where: str, field: str) -> list[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as err:
-        raise ConfigError(f"{where}: field {field!r}: bad template ({err}); write {{{{ for a literal brace") from None
+        raise ConfigError(
+            f"{where}: field {field!r}: bad template ({err}); write {{{{ for a literal brace"
+        ) from None
     names: list[str] = []
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or spec or conversion:
-            raise ConfigError(f"{where}: field {field!r}: placeholder {{{name}}} must be a plain column name")
+            raise ConfigError(
+                f"{where}: field {field!r}: placeholder {{{name}}} must be a plain column name"
+            )
         names.append(name)
     return names
 
@@ -147,7 +151,9 @@ def _build(config: UserTaskConfig, path: Path) -> UserTaskSpec:
     where = path.name
     fields = _template_fields(config.input_template, where, "input_template")
     if not fields:
-        raise ConfigError(f"{where}: field 'input_template': needs at least one {{column}} placeholder")
+        raise ConfigError(
+            f"{where}: field 'input_template': needs at least one {{column}} placeholder"
+        )
     if "target" in fields:
         raise ConfigError(f"{where}: field 'input_template': {{target}} belongs in target_template")
     if _template_fields(config.target_template, where, "target_template") != ["target"]:
@@ -166,7 +172,9 @@ def _build(config: UserTaskConfig, path: Path) -> UserTaskSpec:
         raise ConfigError(f"{where}: field 'separator': must not be empty")
     unknown = [f for f in config.multiline_fields if f not in fields and f != "target"]
     if unknown:
-        raise ConfigError(f"{where}: field 'multiline_fields': {unknown[0]!r} is not a template field")
+        raise ConfigError(
+            f"{where}: field 'multiline_fields': {unknown[0]!r} is not a template field"
+        )
     for i, canary in enumerate(config.canaries):
         slots = set(_template_fields(canary.text, where, f"canaries.{i}.text"))
         if not slots or not slots <= CANARY_SLOTS:
@@ -188,7 +196,9 @@ def _build(config: UserTaskConfig, path: Path) -> UserTaskSpec:
         instruction=config.instruction,
         description=config.description or f"user task from {where}",
         separator=config.separator,
-        canaries=tuple(CanaryTemplate(name=c.name, kind=c.kind, text=c.text) for c in config.canaries),
+        canaries=tuple(
+            CanaryTemplate(name=c.name, kind=c.kind, text=c.text) for c in config.canaries
+        ),
         multiline_fields=frozenset(config.multiline_fields),
         source=f"file {path.parent / config.data}",
         extra_stops=() if "target" in config.multiline_fields else ("\n",),

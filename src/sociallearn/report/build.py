@@ -1,0 +1,228 @@
+"""Assemble the report: a self-contained report.html and a report.md with PNGs beside it."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sociallearn.report import plots
+from sociallearn.report.analysis import (
+    Analysis,
+    aggregator_tables,
+    methods_overview,
+    paper_table,
+    task_curves,
+)
+from sociallearn.report.load import RunData, load_run
+from sociallearn.report.page import html_page
+from sociallearn.report.privacy import (
+    canary_groups,
+    leakage_distances,
+    leakage_table,
+    privacy_table,
+)
+from sociallearn.report.tables import Table, table_to_html, table_to_markdown
+
+FILES_DIR = "report_files"
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where :func:`build_report` wrote its outputs."""
+
+    html: Path
+    markdown: Path
+    figures: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    caption: str
+    png: bytes
+
+
+@dataclass
+class Section:
+    """A titled block of text, tables and figures, rendered to both formats."""
+
+    anchor: str
+    title: str
+    intro: str = ""
+    blocks: list[Table | Figure] = field(default_factory=list)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+def _values(rows: list[dict[str, Any]], name: str) -> list[str]:
+    return sorted({str(row[name]) for row in rows if row.get(name) not in (None, "")})
+
+
+def _header_facts(run: RunData) -> list[tuple[str, str]]:
+    rows = run.results
+    seeds = sorted({int(row["seed"]) for row in rows if row.get("seed") is not None})
+    results_file = run.run_dir / "results.jsonl"
+    written = dt.datetime.fromtimestamp(results_file.stat().st_mtime, tz=dt.UTC)
+    return [
+        ("Run directory", str(run.run_dir)),
+        ("Student model", ", ".join(_values(rows, "student_model")) or "–"),
+        ("Teacher model", ", ".join(_values(rows, "teacher_model")) or "–"),
+        ("Tasks", ", ".join(_values(rows, "task")) or "–"),
+        ("Methods", ", ".join(_values(rows, "method")) or "–"),
+        ("Seeds", ", ".join(str(s) for s in seeds) or "–"),
+        ("Answer mode", ", ".join(_values(rows, "answer_mode")) or "–"),
+        ("Units", str(len(rows))),
+        ("Results written", written.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Report built", dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+
+
+def _sections(run: RunData, analysis: Analysis) -> list[Section]:
+    sections: list[Section] = []
+    overview = methods_overview(analysis)
+    if overview is not None:
+        table, groups = overview
+        sections.append(
+            Section(
+                "methods",
+                "Methods compared with zero-shot",
+                "Each task's zero-shot student against hand-written and generated instructions and "
+                "the n-shot prompts.",
+                [
+                    table,
+                    Figure(
+                        "methods",
+                        "Accuracy by method and task.",
+                        plots.methods_bars(groups, analysis.level),
+                    ),
+                ],
+            )
+        )
+    for task in analysis.tasks():
+        section = Section(f"task-{_slug(task)}", f"Task: {task}")
+        task_table = paper_table(analysis, task)
+        if task_table is not None:
+            section.blocks.append(task_table)
+        curves = task_curves(analysis, task)
+        if curves is not None and curves.series:
+            section.blocks.append(
+                Figure(
+                    f"accuracy_{_slug(task)}",
+                    f"{task}: accuracy against the number of examples (error bars: SEM).",
+                    plots.accuracy_vs_n(curves, analysis.level),
+                )
+            )
+        for agg_table, random, voting in aggregator_tables(analysis, task):
+            section.blocks.append(agg_table)
+            section.blocks.append(
+                Figure(
+                    f"aggregators_{_slug(task)}_{_slug(random.method)}",
+                    f"{task}: random vs voting aggregator.",
+                    plots.aggregator_bars(task, random, voting, analysis.level),
+                )
+            )
+        if section.blocks:
+            sections.append(section)
+    leak_table = leakage_table(run.results)
+    if leak_table is not None:
+        blocks: list[Table | Figure] = [leak_table]
+        distances = leakage_distances(run.results)
+        if distances:
+            blocks.append(
+                Figure(
+                    "leakage_distances",
+                    "Distribution of normalised distances of generated examples.",
+                    plots.leakage_histogram(distances),
+                )
+            )
+        sections.append(
+            Section(
+                "leakage",
+                "Leakage of generated examples",
+                "How much of the private examples the teachers' outputs repeat.",
+                blocks,
+            )
+        )
+    if run.privacy:
+        groups_ = canary_groups(run.privacy)
+        sections.append(
+            Section(
+                "privacy",
+                "Canary memorisation",
+                "A canary planted in every teacher's private data is scored, behind the student's "
+                "learned prompt, against reference canaries that were never planted.",
+                [
+                    privacy_table(groups_),
+                    Figure(
+                        "canary_ranks",
+                        "Canary rank histograms per template.",
+                        plots.rank_histograms(groups_),
+                    ),
+                ],
+            )
+        )
+    return sections
+
+
+def _html_block(block: Table | Figure) -> str:
+    if isinstance(block, Table):
+        return table_to_html(block)
+    data = base64.b64encode(block.png).decode("ascii")
+    caption = html.escape(block.caption)
+    return (
+        f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
+
+
+def _markdown(facts: list[tuple[str, str]], sections: list[Section], config: str | None) -> str:
+    lines = ["# sociallearn report", ""]
+    lines += [f"- **{name}:** {value}" for name, value in facts]
+    for section in sections:
+        lines += ["", f"## {section.title}", ""]
+        if section.intro:
+            lines += [section.intro, ""]
+        for block in section.blocks:
+            if isinstance(block, Table):
+                lines += [table_to_markdown(block), ""]
+            else:
+                lines += [f"![{block.caption}]({FILES_DIR}/{block.name}.png)", ""]
+    if config:
+        lines += ["", "## Configuration", "", "```yaml", config.rstrip(), "```"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def build_report(run_dir: Path, *, n_resamples: int = 10_000, seed: int = 0) -> ReportPaths:
+    """Write ``report.html`` and ``report.md`` (figures in ``report_files/``) into ``run_dir``.
+
+    ``n_resamples`` permutations per significance test (the paper uses 10^4); ``seed`` fixes them.
+    """
+    run = load_run(Path(run_dir))
+    analysis = Analysis(run.results, n_resamples=n_resamples, seed=seed)
+    facts = _header_facts(run)
+    sections = _sections(run, analysis)
+    files_dir = run.run_dir / FILES_DIR
+    files_dir.mkdir(exist_ok=True)
+    figures = []
+    for section in sections:
+        for block in section.blocks:
+            if isinstance(block, Figure):
+                path = files_dir / f"{block.name}.png"
+                path.write_bytes(block.png)
+                figures.append(path)
+    body = [
+        (section.anchor, section.title, section.intro, [_html_block(b) for b in section.blocks])
+        for section in sections
+    ]
+    html_path = run.run_dir / "report.html"
+    html_path.write_text(html_page(facts, body, run.config_text, n_resamples), encoding="utf-8")
+    md_path = run.run_dir / "report.md"
+    md_path.write_text(_markdown(facts, sections, run.config_text), encoding="utf-8")
+    return ReportPaths(html=html_path, markdown=md_path, figures=tuple(figures))

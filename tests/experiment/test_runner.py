@@ -1,0 +1,119 @@
+"""The runner on the fake model: result files, transcript, resume after a real kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sociallearn.experiment.config import ExperimentConfig
+from sociallearn.experiment.runner import run_experiment
+
+
+def _config(out: Path, **extra: Any) -> ExperimentConfig:
+    base: dict[str, Any] = {
+        "tasks": ["sms_spam"],
+        "methods": ["zero_shot", "original_examples", "synthetic_examples", "synthetic_instruction"],
+        "n": [2],
+        "aggregators": ["random", "voting"],
+        "seeds": [0, 1],
+        "model": "fake",
+        "teachers": 3,
+        "silo_size": 20,
+        "heldout": 2,
+        "limit": 6,
+        "out": out,
+        "synthesis": {"constrained": False},
+    }
+    base.update(extra)
+    return ExperimentConfig.model_validate(base)
+
+
+def _stable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(({k: v for k, v in r.items() if k != "timings"} for r in rows), key=lambda r: r["unit"])
+
+
+def test_run_writes_results_and_transcript(tmp_path: Path) -> None:
+    summary = run_experiment(_config(tmp_path / "run"))
+    run_dir = tmp_path / "run"
+    rows = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == summary.computed == 2 * (1 + 1 + 2 + 1)
+    for row in rows:
+        for field in ("task", "method", "n", "aggregator", "seed", "accuracy", "predictions"):
+            assert field in row
+        assert len(row["predictions"]) == row["n_items"] == 6
+    messages = [json.loads(x) for x in (run_dir / "transcript.jsonl").read_text().splitlines()]
+    assert {"unit", "round", "sender", "recipient", "kind", "text"} <= set(messages[0])
+    assert any(m["recipient"] == "student" and m["kind"] == "lesson" for m in messages)
+    assert (run_dir / "config.yaml").exists() and (run_dir / "run.json").exists()
+    synthetic = [r for r in rows if r["method"] == "synthetic_examples"]
+    assert all(r["leakage"] is not None and "copy_rate" in r["leakage"] for r in synthetic)
+    assert all(r["contains_private"] == (r["method"] == "original_examples") for r in rows)
+
+
+def test_rerun_skips_finished_units_and_matches(tmp_path: Path) -> None:
+    first = run_experiment(_config(tmp_path / "a"))
+    again = run_experiment(_config(tmp_path / "a"))
+    assert again.computed == 0 and again.skipped == first.computed
+    assert _stable(again.run_dir_rows) == _stable(first.run_dir_rows)
+
+
+def test_results_do_not_depend_on_unit_order(tmp_path: Path) -> None:
+    from sociallearn.experiment.units import expand_units
+
+    cfg = _config(tmp_path / "fwd")
+    fwd = run_experiment(cfg)
+    rev = run_experiment(_config(tmp_path / "rev"), units=list(reversed(expand_units(cfg))))
+    assert _stable(fwd.run_dir_rows) == _stable(rev.run_dir_rows)
+
+
+def _done_units(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=1) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_kill_nine_mid_run_then_resume_gives_the_same_results(tmp_path: Path) -> None:
+    config_path = tmp_path / "grid.yaml"
+    cfg = _config(tmp_path / "killed", model_options={"latency": 0.01}, limit=20)
+    config_path.write_text(cfg.model_copy(update={"out": None}).to_yaml())
+    cmd = [sys.executable, "-m", "sociallearn.cli", "run", str(config_path), "--out"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([*cmd, str(tmp_path / "killed")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    db = tmp_path / "killed" / "results.sqlite"
+    deadline = time.monotonic() + 120
+    while _done_units(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; raise the latency"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_at_kill = _done_units(db)
+    assert 3 <= done_at_kill < 10
+    resumed = subprocess.run([*cmd, str(tmp_path / "killed")], env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming: {done_at_kill} of 10 units already done" in resumed.stdout
+    clean = subprocess.run([*cmd, str(tmp_path / "clean")], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert clean.returncode == 0, clean.stderr
+
+    def rows(d: str) -> list[dict[str, Any]]:
+        lines = (tmp_path / d / "results.jsonl").read_text().splitlines()
+        return _stable([json.loads(x) for x in lines])
+
+    assert rows("killed") == rows("clean")

@@ -1,0 +1,125 @@
+"""Synthetic runs: several tasks, methods, n, aggregators and seeds, with leakage and canary
+rows, in the runner's JSONL formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TASKS = ("sms_spam", "lambada", "gsm8k")
+NS = (1, 2, 4, 8, 16)
+SEEDS = (0, 1, 2)
+N_ITEMS = 60
+
+
+def true_accuracy(task: str, method: str, n: int, aggregator: str | None) -> float:
+    """The accuracy each synthetic cell is drawn around; sms_spam G is far below O at large n."""
+    base = {"sms_spam": 0.30, "lambada": 0.55, "gsm8k": 0.10}[task]
+    if method == "zero_shot":
+        return base
+    if method == "hand_written":
+        return base + 0.15
+    if method == "synthetic_instruction":
+        return base + 0.2
+    gain = 0.6 * (1 - 1 / (1 + n)) if task != "gsm8k" else 0.3 * (1 - 1 / (1 + n))
+    if method == "original_examples":
+        return min(0.97, base + gain + 0.05)
+    penalty = 0.25 if task == "sms_spam" and n >= 8 else 0.0
+    bonus = 0.05 if aggregator == "voting" else 0.0
+    return min(0.97, base + gain - penalty + bonus)
+
+
+def _result_row(
+    rng: np.random.Generator, task: str, method: str, n: int, aggregator: str | None, seed: int
+) -> dict[str, Any]:
+    p = true_accuracy(task, method, n, aggregator)
+    correct = rng.random(N_ITEMS) < p
+    leakage = None
+    if method == "synthetic_examples":
+        distances = rng.beta(6 if task != "sms_spam" else 2, 2, size=12).round(3).tolist()
+        leakage = {
+            "n_candidates": 16,
+            "n_parsed": 12,
+            "parse_rate": 0.75,
+            "copy_rate": 0.0625,
+            "distances": distances,
+            "mean_distance": float(np.mean(distances)),
+            "n_rejected": 1,
+            "rejection_rate": 1 / 12,
+        }
+    return {
+        "unit": f"{task}/{method}/n={n}/{aggregator}/seed={seed}",
+        "task": task,
+        "method": method,
+        "n": n,
+        "aggregator": aggregator,
+        "seed": seed,
+        "accuracy": float(correct.mean()),
+        "n_items": N_ITEMS,
+        "n_correct": int(correct.sum()),
+        "answer_mode": "score",
+        "student_model": "llamacpp:smollm2-135m",
+        "teacher_model": "llamacpp:smollm2-135m",
+        "contains_private": method == "original_examples",
+        "predictions": [
+            {"uid": f"{task}-{i}", "answer": "a", "gold": "a" if ok else "b", "correct": bool(ok)}
+            for i, ok in enumerate(correct)
+        ],
+        "leakage": leakage,
+        "params": {"n_gen": 4, "temperature": 0.8, "top_k": 1, "samples": 2},
+        "timings": {"teach_s": 1.0, "eval_s": 0.5},
+    }
+
+
+def synthetic_results() -> list[dict[str, Any]]:
+    rng = np.random.default_rng(42)
+    rows = []
+    for task in TASKS:
+        for seed in SEEDS:
+            rows.append(_result_row(rng, task, "zero_shot", 0, None, seed))
+            rows.append(_result_row(rng, task, "hand_written", 0, None, seed))
+            rows.append(_result_row(rng, task, "synthetic_instruction", 8, "random", seed))
+            for n in NS:
+                rows.append(_result_row(rng, task, "original_examples", n, None, seed))
+                for aggregator in ("random", "voting"):
+                    rows.append(_result_row(rng, task, "synthetic_examples", n, aggregator, seed))
+    return rows
+
+
+def synthetic_privacy() -> list[dict[str, Any]]:
+    rng = np.random.default_rng(7)
+    rows = []
+    for task, templates in (
+        ("lambada", ("lambada_codes", "lambada_names")),
+        ("gsm8k", ("gsm8k_codes",)),
+    ):
+        for template in templates:
+            for method in ("synthetic_examples", "original_examples"):
+                for run in range(40):
+                    # Originals show the canary itself: ranks pile up near 0.
+                    if method == "original_examples":
+                        rank = int(rng.integers(0, 60))
+                    else:
+                        rank = int(rng.integers(0, 1000))
+                    rows.append(
+                        {
+                            "unit": f"{task}/{template}/{method}/run={run}",
+                            "task": task,
+                            "method": method,
+                            "template": template,
+                            "kind": "code" if "codes" in template else "name",
+                            "run": run,
+                            "rank": rank,
+                            "exposure": float(np.log2(1000) - np.log2(rank + 1)),
+                            "n_references": 999,
+                            "canary_score": -2.0,
+                        }
+                    )
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
