@@ -17,8 +17,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (logs, CI) is not wrapped at 80 columns: unit keys must stay on one line.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
 
 DEFAULT_CONFIG = Path(__file__).parent / "presets" / "sms_spam.yaml"
 

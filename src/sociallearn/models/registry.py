@@ -10,6 +10,7 @@ Specs:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -67,4 +68,12 @@ def create_model(spec: str = DEFAULT_MODEL, **options: Any) -> LanguageModel:
     provider, name = split_spec(spec)
     if provider not in providers:
         raise UserError(providers.unknown_message(provider, where=f"--model {spec!r}"))
-    return providers.create(provider, name, **options)
+    try:
+        return providers.create(provider, name, **options)
+    except TypeError as err:
+        match = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+        if not match:
+            raise
+        raise UserError(
+            f"model_options: {match.group(1)!r} is not an option of model provider {provider!r}"
+        ) from None

@@ -1,0 +1,105 @@
+"""The CLI: bad input gives one clear line and exit code 2; a fake-model run prints the table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sociallearn.cli", *args],
+        capture_output=True, text=True, timeout=300, cwd=cwd,
+    )
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model", "gpt5:big"], "unknown model provider 'gpt5'"),
+        (["--model", "llamacpp:/no/such/model.gguf"], "/no/such/model.gguf"),
+        (["--task", "sms_spma"], "sms_spam"),
+        (["--method", "synthetic"], "unknown method 'synthetic'"),
+        (["--n", "500", "--model", "fake", "--method", "original_examples"], "smallest teacher silo"),
+        (["--answer-mode", "vote"], "answer_mode"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--limit", "2", *args))
+    assert expected in line
+
+
+def test_unknown_model_option_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("tasks: [sms_spam]\nmodel: 'openai:m'\nmodel_options: {retries: 1}\n")
+    line = _one_error_line(_cli("run", str(cfg), "--out", str(tmp_path / "r")))
+    assert "'retries' is not an option of model provider 'openai'" in line
+
+
+def test_csv_without_columns_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("message,kind\nhello,ham\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"tasks: [sms_spam]\nmodel: fake\ndata_file: {bad}\n")
+    line = _one_error_line(_cli("run", str(cfg), "--out", str(tmp_path / "r")))
+    assert "bad.csv" in line and "text" in line
+
+
+def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "tasks: [sms_spam]\nmethods: [zero_shot]\nmodel: 'openai:m'\nlimit: 2\n"
+        "model_options: {base_url: 'http://127.0.0.1:9/v1', max_tries: 1, timeout: 2}\n"
+    )
+    line = _one_error_line(_cli("run", str(cfg), "--out", str(tmp_path / "r")))
+    assert "127.0.0.1:9" in line
+
+
+def test_config_from_another_run_is_refused_and_nothing_is_lost(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    ok = _cli("run", "--model", "fake", "--method", "zero_shot", "--limit", "3", "--out", str(out))
+    assert ok.returncode == 0, ok.stderr
+    before = (out / "results.jsonl").read_text()
+    line = _one_error_line(
+        _cli("run", "--model", "fake", "--method", "zero_shot", "--limit", "4", "--out", str(out))
+    )
+    assert "different configuration" in line
+    assert (out / "results.jsonl").read_text() == before
+
+
+def test_fake_run_prints_table_and_writes_report(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    result = _cli("run", "--model", "fake", "--limit", "4", "--teachers", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    for method in ("zero_shot", "original_examples", "synthetic_examples", "synthetic_instruction"):
+        assert method in result.stdout
+    assert (out / "report.html").exists() and (out / "report.md").exists()
+
+
+def test_dry_run_lists_units_without_running(tmp_path: Path) -> None:
+    result = _cli("run", "--dry-run", "--out", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    assert "synthetic_examples/n=8/voting" in result.stdout and "model calls" in result.stdout
+    assert not (tmp_path / "r").exists()
+
+
+def test_list_and_tasks_commands() -> None:
+    listing = _cli("list")
+    assert "synthetic_examples" in listing.stdout and "voting" in listing.stdout
+    tasks = _cli("tasks")
+    assert tasks.returncode == 0, tasks.stderr
+    for name in ("sms_spam", "lambada", "boolq", "gsm8k", "random_insertion"):
+        assert name in tasks.stdout
