@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from sociallearn.tasks import generate_random_insertion, get_task
-from sociallearn.tasks.random_insertion import INSERTED_CHARS, MAX_LETTERS, MIN_LETTERS, scramble, unscramble
+from sociallearn.tasks.random_insertion import (
+    INSERTED_CHARS,
+    MAX_LETTERS,
+    MIN_LETTERS,
+    scramble,
+    unscramble,
+)
 
 pytest.importorskip("wordfreq")
 
@@ -47,13 +53,18 @@ def test_generated_items_are_judged_like_real_ones() -> None:
     task = get_task("random_insertion")
     items = generate_random_insertion(20, seed=0)
     parsed = task.parse_examples(task.render_many(items))
-    assert [(dict(p.fields), p.target) for p in parsed] == [(dict(e.fields), e.target) for e in items]
+    assert [(dict(p.fields), p.target) for p in parsed] == [
+        (dict(e.fields), e.target) for e in items
+    ]
     assert all(task.is_correct(" " + e.target, e) for e in items)
 
 
 @pytest.mark.data
 def test_real_data_has_the_same_definition(data_dir: Path) -> None:
-    rows = [json.loads(line) for line in (data_dir / "random_insertion" / "test.jsonl").open(encoding="utf-8")]
+    rows = [
+        json.loads(line)
+        for line in (data_dir / "random_insertion" / "test.jsonl").open(encoding="utf-8")
+    ]
     for row in rows:
         text, word = row["input"], row["target"]
         assert text[::2] == word

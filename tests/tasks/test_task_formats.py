@@ -23,7 +23,10 @@ HAND_EXAMPLES: dict[str, list[Example]] = {
             fields={"passage": "Cats are mammals -- small ones.", "question": "is a cat a mammal"},
             target="yes",
         ),
-        Example(fields={"passage": "Snakes have no legs.", "question": "do snakes have legs"}, target="no"),
+        Example(
+            fields={"passage": "Snakes have no legs.", "question": "do snakes have legs"},
+            target="no",
+        ),
     ],
     "gsm8k": [
         Example(
@@ -74,7 +77,8 @@ def test_formats_follow_table_5(name: str, rendered: str) -> None:
 def test_gsm8k_example_renders_marker_on_its_own_line() -> None:
     task = get_task("gsm8k")
     text = task.render(HAND_EXAMPLES["gsm8k"][0])
-    assert text == "Question: Ann has 3 apples and buys 4. How many now?\nAnswer: 3 + 4 = <<3+4=7>>7\n#### 7"
+    question = "Question: Ann has 3 apples and buys 4. How many now?"
+    assert text == question + "\nAnswer: 3 + 4 = <<3+4=7>>7\n#### 7"
     assert task.answer_max_tokens >= 200
     assert "\nQuestion:" in task.stop_sequences()
 
@@ -84,7 +88,9 @@ def test_render_many_parses_back(name: str) -> None:
     task = get_task(name)
     examples = HAND_EXAMPLES[name]
     parsed = task.parse_examples(task.render_many(examples))
-    assert [(dict(e.fields), e.target) for e in parsed] == [(dict(e.fields), e.target) for e in examples]
+    assert [(dict(e.fields), e.target) for e in parsed] == [
+        (dict(e.fields), e.target) for e in examples
+    ]
 
 
 @pytest.mark.parametrize("name", BUILTINS)

@@ -31,7 +31,10 @@ def test_csv_spam_labels_are_normalised_and_duplicates_dropped(fixtures: Path) -
 def test_headerless_uci_tsv_is_read(fixtures: Path) -> None:
     table = read_table(fixtures / "spam_uci.tsv", ("label", "text"), frozenset({"ham", "spam"}))
     assert table.columns == ("label", "text")
-    assert table.rows[1] == {"label": "spam", "text": "You have won a prize! Call 09050000321 to claim"}
+    assert table.rows[1] == {
+        "label": "spam",
+        "text": "You have won a prize! Call 09050000321 to claim",
+    }
     data = load_task_data("sms_spam", data_file=fixtures / "spam_uci.tsv", test_size=2)
     assert len(data.pool) + len(data.test) == 4  # 5 rows, one duplicate; balanced 2 + 2
 
@@ -56,11 +59,11 @@ def test_unknown_label_is_a_data_error(tmp_path: Path) -> None:
 def test_bad_json_and_bad_suffix(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"text": "a", "label": "spam"}\n{nope\n', encoding="utf-8")
-    with pytest.raises(DataError, match="broken.jsonl: line 2 is not valid JSON"):
+    with pytest.raises(DataError, match=r"broken\.jsonl: line 2 is not valid JSON"):
         read_table(broken)
     other = tmp_path / "data.parquet"
     other.write_bytes(b"x")
-    with pytest.raises(DataError, match="unsupported file type '.parquet'"):
+    with pytest.raises(DataError, match=r"unsupported file type '\.parquet'"):
         read_table(other)
     with pytest.raises(DataError, match="file not found"):
         read_table(tmp_path / "missing.jsonl")
@@ -82,7 +85,9 @@ def test_gsm8k_folder_standard_split_and_multiline_answers(fixtures: Path) -> No
     shop = next(e for e in data.pool if e.fields["question"].startswith("A shop"))
     assert task.gold(shop) == "1080"
     parsed = task.parse_examples(task.render_many(data.pool))
-    assert [(dict(p.fields), p.target) for p in parsed] == [(dict(e.fields), e.target) for e in data.pool]
+    assert [(dict(p.fields), p.target) for p in parsed] == [
+        (dict(e.fields), e.target) for e in data.pool
+    ]
 
 
 @pytest.mark.parametrize(
@@ -100,17 +105,24 @@ def test_single_file_fixtures_load(name: str, file: str, targets: set[str], fixt
     assert {e.target for e in everything} == targets
     task = get_task(name)
     parsed = task.parse_examples(task.render_many(everything))
-    assert [(dict(p.fields), p.target) for p in parsed] == [(dict(e.fields), e.target) for e in everything]
+    assert [(dict(p.fields), p.target) for p in parsed] == [
+        (dict(e.fields), e.target) for e in everything
+    ]
 
 
 def test_lambada_blank_lines_are_collapsed(fixtures: Path) -> None:
     data = load_task_data("lambada", data_file=fixtures / "lambada.jsonl", test_size=1)
     first = next(e for e in data.pool + data.test if e.target == "grandmother")
-    assert first.fields["context"] == "She opened the old wooden box and found a letter inside.\nIt was addressed to her"
+    assert (
+        first.fields["context"]
+        == "She opened the old wooden box and found a letter inside.\nIt was addressed to her"
+    )
 
 
 def test_random_insertion_gpt3_original_rows_are_adapted(fixtures: Path) -> None:
-    data = load_task_data("random_insertion", data_file=fixtures / "random_insertion.jsonl", test_size=1)
+    data = load_task_data(
+        "random_insertion", data_file=fixtures / "random_insertion.jsonl", test_size=1
+    )
     button = next(e for e in data.pool + data.test if e.target == "button")
     assert button.fields["scrambled"] == "b!u/t.t o n"
 
@@ -131,7 +143,9 @@ def test_resolution_order_file_then_dir_then_env(
     task = get_task("sms_spam")
     folder = fake_data_dir(tmp_path, fixtures)
     spec = SMS_SPAM_DATA
-    explicit = task_registry.resolve_source(task, spec, data_dir=folder, data_file=fixtures / "spam_uci.tsv")
+    explicit = task_registry.resolve_source(
+        task, spec, data_dir=folder, data_file=fixtures / "spam_uci.tsv"
+    )
     assert isinstance(explicit, LocalFileSource) and explicit.path == fixtures / "spam_uci.tsv"
     from_dir = task_registry.resolve_source(task, spec, data_dir=folder)
     assert isinstance(from_dir, LocalFileSource) and from_dir.path == folder / "sms_spam"
@@ -141,7 +155,7 @@ def test_resolution_order_file_then_dir_then_env(
 
 
 def test_missing_data_dir_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="--data-dir .*: folder not found"):
+    with pytest.raises(DataError, match=r"--data-dir .*: folder not found"):
         load_task_data("boolq", data_dir=tmp_path / "nope")
 
 
@@ -190,10 +204,14 @@ def test_random_insertion_without_files_uses_the_generator() -> None:
 def test_custom_python_task_needs_a_data_file(tmp_path: Path) -> None:
     from sociallearn.tasks import AnswerParser, Task
 
-    task = Task(name="capitals", input_template="Country: {country}\nCapital:", parser=AnswerParser())
+    task = Task(
+        name="capitals", input_template="Country: {country}\nCapital:", parser=AnswerParser()
+    )
     with pytest.raises(DataError, match="columns are country, target"):
         load_task_data(task)
     path = tmp_path / "caps.tsv"
-    path.write_text("country\ttarget\nFrance\tParis\nItaly\tRome\nSpain\tMadrid\nPeru\tLima\n", encoding="utf-8")
+    path.write_text(
+        "country\ttarget\nFrance\tParis\nItaly\tRome\nSpain\tMadrid\nPeru\tLima\n", encoding="utf-8"
+    )
     data = load_task_data(task, data_file=path, test_size=1)
     assert len(data.pool) == 3 and len(data.test) == 1

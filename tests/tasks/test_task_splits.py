@@ -16,10 +16,19 @@ BALANCED = SplitPolicy(balanced=True, default_test_size=500)
 
 
 def spam_examples(n_spam: int, n_ham: int, dup_every: int = 0) -> list[Example]:
-    out = [Example(fields={"text": f"win prize {i}"}, target="spam", uid=f"s{i}") for i in range(n_spam)]
-    out += [Example(fields={"text": f"hello friend {i}"}, target="not spam", uid=f"h{i}") for i in range(n_ham)]
+    out = [
+        Example(fields={"text": f"win prize {i}"}, target="spam", uid=f"s{i}")
+        for i in range(n_spam)
+    ]
+    out += [
+        Example(fields={"text": f"hello friend {i}"}, target="not spam", uid=f"h{i}")
+        for i in range(n_ham)
+    ]
     if dup_every:
-        out += [Example(fields={"text": f"hello friend {i}"}, target="not spam", uid=f"d{i}") for i in range(0, n_ham, dup_every)]
+        out += [
+            Example(fields={"text": f"hello friend {i}"}, target="not spam", uid=f"d{i}")
+            for i in range(0, n_ham, dup_every)
+        ]
     return out
 
 
@@ -29,7 +38,8 @@ def assert_disjoint(pool: tuple[Example, ...], test: tuple[Example, ...]) -> Non
 
 
 def test_dedupe_keeps_first_occurrence_by_rendered_input() -> None:
-    examples = spam_examples(2, 3) + [Example(fields={"text": "win prize 0"}, target="spam", uid="again")]
+    again = Example(fields={"text": "win prize 0"}, target="spam", uid="again")
+    examples = [*spam_examples(2, 3), again]
     kept = dedupe(SPAM, examples)
     assert len(kept) == 5
     assert [e.uid for e in kept if e.fields["text"] == "win prize 0"] == ["s0"]
@@ -47,7 +57,9 @@ def test_balanced_split_undersamples_and_balances_the_test() -> None:
 
 
 def test_balanced_test_is_500_when_data_allows_and_every_prefix_is_balanced() -> None:
-    result = split_examples(SPAM, {"all": spam_examples(700, 3000)}, BALANCED, test_size=None, seed=3)
+    result = split_examples(
+        SPAM, {"all": spam_examples(700, 3000)}, BALANCED, test_size=None, seed=3
+    )
     assert len(result.test) == 500
     for n in (2, 10, 100, 500):
         counts = Counter(e.target for e in result.test[:n])
@@ -71,7 +83,10 @@ def test_same_seed_same_split_other_seed_other_split() -> None:
 
 
 def test_single_split_is_cut_into_disjoint_pool_and_test() -> None:
-    examples = [Example(fields={"context": f"story {i} ends at the"}, target="end", uid=f"l{i}") for i in range(50)]
+    examples = [
+        Example(fields={"context": f"story {i} ends at the"}, target="end", uid=f"l{i}")
+        for i in range(50)
+    ]
     examples.append(Example(fields={"context": "story 3 ends at the"}, target="end", uid="dup"))
     result = split_examples(LAMBADA, {"test": examples}, SplitPolicy(), test_size=10, seed=0)
     assert (len(result.pool), len(result.test), result.unique) == (40, 10, 50)
@@ -89,13 +104,21 @@ def test_single_split_default_falls_back_to_half_on_small_data() -> None:
 
 def test_standard_split_drops_pool_items_that_are_in_test() -> None:
     gsm = get_task("gsm8k")
-    train = [Example(fields={"question": f"q{i}"}, target=f"#### {i}", uid=f"tr{i}") for i in range(20)]
-    test = [Example(fields={"question": f"q{i}"}, target=f"#### {i}", uid=f"te{i}") for i in (3, 30, 31)]
-    result = split_examples(gsm, {"train": train, "test": test}, SplitPolicy(), test_size=None, seed=0)
+    train = [
+        Example(fields={"question": f"q{i}"}, target=f"#### {i}", uid=f"tr{i}") for i in range(20)
+    ]
+    test = [
+        Example(fields={"question": f"q{i}"}, target=f"#### {i}", uid=f"te{i}") for i in (3, 30, 31)
+    ]
+    result = split_examples(
+        gsm, {"train": train, "test": test}, SplitPolicy(), test_size=None, seed=0
+    )
     assert len(result.test) == 3
     assert len(result.pool) == 19
     assert "q3" not in {e.fields["question"] for e in result.pool}
-    limited = split_examples(gsm, {"train": train, "test": test}, SplitPolicy(), test_size=2, seed=0)
+    limited = split_examples(
+        gsm, {"train": train, "test": test}, SplitPolicy(), test_size=2, seed=0
+    )
     assert len(limited.test) == 2
     # Items outside the limited test set still never go to the pool.
     assert len(limited.pool) == 19
