@@ -116,3 +116,27 @@ def test_teacher_exposes_no_private_attribute(spam_task: Task, private_examples:
         if isinstance(value, (list, tuple)):
             assert not any(isinstance(v, Example) for v in value), name
     assert "private" not in repr(teacher).lower() or "examples" in repr(teacher)
+
+
+def test_gate_stops_an_instruction_that_quotes_a_private_example(
+    spam_task: Task, private_examples: list[Example]
+) -> None:
+    transcript = Transcript("u")
+
+    def quoting(prompt: str, params: GenerationParams, index: int) -> str:
+        # The first two attempts quote an example shown in the prompt; the third does not.
+        quoted = prompt.split("Confidential examples:\n\n")[1].split("\n\n")[0]
+        if params.seed % 31 < 2:
+            return f"Label messages like this one: {quoted}"
+        return "Answer spam for adverts and prizes, otherwise not spam."
+
+    gate = LeakageGate(min_distance=0.25, max_ngram=6)
+    teachers = [
+        Teacher("t0", spam_task, FakeModel(quoting), private_examples, transcript=transcript,
+                filters=[gate])
+    ]
+    curriculum = methods.create("synthetic_instruction").teach(
+        TeachingContext(spam_task, teachers, 0, 0, transcript)
+    )
+    assert curriculum.instruction == "Answer spam for adverts and prizes, otherwise not spam."
+    assert [m.kind for m in transcript].count("rejection") == 2
