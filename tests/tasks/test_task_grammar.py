@@ -41,7 +41,20 @@ def test_spam_grammar_is_the_template_with_a_label_choice() -> None:
     rules = rules_of(task_grammar(get_task("sms_spam")) or "")
     assert rules["root"] == '"Text: " f-text "\\nClass: " target "\\n"'
     assert rules["target"] == '"spam" | "not spam"'
-    assert rules["f-text"] == "line"
+    # SMS texts are bounded so that a tiny model cannot ramble past its token budget.
+    assert rules["f-text"] == "[^\\n]{1,200}"
+
+
+def test_random_insertion_grammar_follows_the_insertion_rule() -> None:
+    rules = rules_of(task_grammar(get_task("random_insertion")) or "")
+    assert rules["f-scrambled"] == "[a-z] ([ ./!] [a-z]){5,14}"
+    assert rules["target"] == "[a-z]{6,15}"
+
+
+def test_user_task_with_a_builtin_name_gets_generic_rules() -> None:
+    task = Task(name="sms_spam", input_template="SMS: {text}\nLabel:", parser=AnswerParser())
+    rules = rules_of(task_grammar(task) or "")
+    assert rules["f-text"] == "line" and rules["target"] == "line"
 
 
 def test_gsm8k_grammar_allows_reasoning_lines_then_marker() -> None:

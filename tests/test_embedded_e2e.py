@@ -1,0 +1,58 @@
+"""End to end on the real embedded model: the CLI run, its files and report, and a small audit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+pytestmark = pytest.mark.embedded
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sociallearn.cli", *args],
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_tiny_run_on_the_embedded_model(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = _cli("run", str(ROOT / "tests" / "fixtures" / "tiny_embedded.yaml"), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert {r["method"] for r in rows} == {
+        "zero_shot", "original_examples", "synthetic_examples", "synthetic_instruction"}
+    assert all(r["student_model"].startswith("llamacpp:smollm2") for r in rows)
+    assert all(r["n_items"] == 6 and 0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    synthetic = [r for r in rows if r["method"] == "synthetic_examples"]
+    assert len(synthetic) == 2
+    for row in synthetic:
+        leak = row["leakage"]
+        assert leak["n_sampled"] > 0 and leak["constrained"] is True
+        assert row["n_examples_taught"] + row["shortfall"] == 2
+    # Real generations were parsed into examples and reached the student.
+    messages = [json.loads(x) for x in (out / "transcript.jsonl").read_text().splitlines()]
+    lessons = [m for m in messages if m["kind"] == "lesson" and "synthetic_examples" in m["unit"]]
+    assert any("Class" in m["text"] for m in lessons)
+    assert (out / "report.html").stat().st_size > 10_000
+    assert "synthetic_examples" in result.stdout
+
+
+def test_small_canary_audit_on_the_embedded_model(tmp_path: Path) -> None:
+    config = tmp_path / "audit.yaml"
+    config.write_text(
+        "tasks: [sms_spam]\nmodel: llamacpp:smollm2\nteachers: 2\nsilo_size: 6\nheldout: 0\n"
+        "synthesis: {n_gen: 2, samples: 2, top_k: 1, max_tokens: 64}\n"
+        "audit: {n_references: 40, runs: 2, n: 2, templates: [sms_spam-code]}\n"
+    )
+    result = _cli("audit", str(config), "--out", str(tmp_path / "a"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(x) for x in (tmp_path / "a" / "privacy.jsonl").read_text().splitlines()]
+    assert len(rows) == 4
+    baseline = [r for r in rows if r["method"] == "original_examples"]
+    # With the canary in the prompt, a real LM ranks it at or near the top of 40.
+    assert all(r["rank"] <= 3 for r in baseline), baseline
+    assert "mean rank" in result.stdout
