@@ -14,7 +14,10 @@ ROOT = Path(__file__).parents[1]
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sociallearn.cli", *args],
-        capture_output=True, text=True, timeout=300, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
     )
 
 
@@ -33,7 +36,10 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
         (["--model", "llamacpp:/no/such/model.gguf"], "/no/such/model.gguf"),
         (["--task", "sms_spma"], "sms_spam"),
         (["--method", "synthetic"], "unknown method 'synthetic'"),
-        (["--n", "500", "--model", "fake", "--method", "original_examples"], "smallest teacher silo"),
+        (
+            ["--n", "500", "--model", "fake", "--method", "original_examples"],
+            "smallest teacher silo",
+        ),
         (["--answer-mode", "vote"], "answer_mode"),
     ],
 )

@@ -14,8 +14,12 @@ pytestmark = pytest.mark.embedded
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sociallearn.cli", *args],
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "sociallearn.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def test_tiny_run_on_the_embedded_model(tmp_path: Path) -> None:
@@ -24,7 +28,11 @@ def test_tiny_run_on_the_embedded_model(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert {r["method"] for r in rows} == {
-        "zero_shot", "original_examples", "synthetic_examples", "synthetic_instruction"}
+        "zero_shot",
+        "original_examples",
+        "synthetic_examples",
+        "synthetic_instruction",
+    }
     assert all(r["student_model"].startswith("llamacpp:smollm2") for r in rows)
     assert all(r["n_items"] == 6 and 0.0 <= r["accuracy"] <= 1.0 for r in rows)
     synthetic = [r for r in rows if r["method"] == "synthetic_examples"]

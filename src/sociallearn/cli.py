@@ -26,16 +26,25 @@ DEFAULT_CONFIG = Path(__file__).parent / "presets" / "sms_spam.yaml"
 ConfigArg = Annotated[
     Path | None, typer.Argument(help="experiment YAML (default: the SMS spam demo)")
 ]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="model spec for every role, e.g. llamacpp:/m.gguf")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="model spec for every role, e.g. llamacpp:/m.gguf")
+]
 TeachersOpt = Annotated[int | None, typer.Option("--teachers", help="number of teachers")]
 NOpt = Annotated[list[int] | None, typer.Option("--n", help="examples taught (repeatable)")]
 SeedOpt = Annotated[list[int] | None, typer.Option("--seed", help="seed (repeatable)")]
 SeedsOpt = Annotated[int | None, typer.Option("--seeds", help="use seeds 0..N-1")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="test items per unit")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="run directory")]
-TaskOpt = Annotated[list[str] | None, typer.Option("--task", help="task name or task YAML (repeatable)")]
-MethodOpt = Annotated[list[str] | None, typer.Option("--method", help="teaching method (repeatable)")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="folder with the datasets", envvar="SOCIALLEARN_DATA_DIR")]
+TaskOpt = Annotated[
+    list[str] | None, typer.Option("--task", help="task name or task YAML (repeatable)")
+]
+MethodOpt = Annotated[
+    list[str] | None, typer.Option("--method", help="teaching method (repeatable)")
+]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="folder with the datasets", envvar="SOCIALLEARN_DATA_DIR"),
+]
 ModeOpt = Annotated[str | None, typer.Option("--answer-mode", help="generate or score")]
 
 
@@ -69,17 +78,28 @@ def run(
     method: MethodOpt = None,
     data_dir: DataDirOpt = None,
     answer_mode: ModeOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="list the units and model calls, run nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="list the units and model calls, run nothing")
+    ] = False,
 ) -> None:
-    """Run an experiment grid (teach, evaluate, store), resuming a previous run of the same config."""
+    """Run an experiment grid (teach, evaluate, store); resumes a run of the same config."""
     try:
         from sociallearn.experiment.config import load_config
 
         cfg = load_config(
             config or DEFAULT_CONFIG,
             _overrides(
-                model=model, teachers=teachers, n=n, seeds=seed, seeds_count=seeds, limit=limit,
-                out=out, tasks=task, methods=method, data_dir=data_dir, answer_mode=answer_mode,
+                model=model,
+                teachers=teachers,
+                n=n,
+                seeds=seed,
+                seeds_count=seeds,
+                limit=limit,
+                out=out,
+                tasks=task,
+                methods=method,
+                data_dir=data_dir,
+                answer_mode=answer_mode,
             ),
         )
         if dry_run:
@@ -135,14 +155,16 @@ def audit(
     model: ModelOpt = None,
     task: TaskOpt = None,
     runs: Annotated[int | None, typer.Option("--runs", help="T_SS: independent runs")] = None,
-    references: Annotated[int | None, typer.Option("--references", help="N_SS: canary + references")] = None,
+    references: Annotated[
+        int | None, typer.Option("--references", help="N_SS: canary + references")
+    ] = None,
     out: OutOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Plant canaries in the teachers' silos, teach, and measure what the student memorised."""
     try:
-        from sociallearn.experiment.config import load_config
         from sociallearn.experiment.audit import run_audit
+        from sociallearn.experiment.config import load_config
 
         cfg = load_config(
             config or Path(__file__).parent / "presets" / "audit.yaml",
@@ -170,7 +192,9 @@ def tasks() -> None:
         for col in ("name", "format", "labels", "parser", "data"):
             table.add_column(col)
         for info in describe_tasks():
-            table.add_row(info.name, info.format, ", ".join(info.labels) or "-", info.parser, info.source)
+            table.add_row(
+                info.name, info.format, ", ".join(info.labels) or "-", info.parser, info.source
+            )
         console.print(table)
     except SocialLearnError as error:
         _fail(error)

@@ -25,7 +25,7 @@ class Registry(Generic[T]):
         self._entry_points_loaded = False
 
     def register(self, name: str, factory: Callable[..., T] | None = None) -> Callable[..., T]:
-        """Register ``factory`` under ``name``; usable as a decorator when ``factory`` is omitted."""
+        """Register ``factory`` under ``name``; a decorator when ``factory`` is omitted."""
 
         def add(fn: Callable[..., T]) -> Callable[..., T]:
             if name in self._factories and self._factories[name] is not fn:

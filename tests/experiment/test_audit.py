@@ -12,12 +12,19 @@ from sociallearn.experiment.config import ExperimentConfig
 
 
 def test_audit_writes_privacy_rows_and_baseline_memorises(tmp_path: Path) -> None:
-    cfg = ExperimentConfig.model_validate({
-        "tasks": ["sms_spam"], "model": "fake", "teachers": 3, "silo_size": 12, "heldout": 0,
-        "out": tmp_path / "audit", "synthesis": {"constrained": False},
-        "audit": {"n_references": 50, "runs": 3, "n": 2},
-    })
-    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)  # noqa: SIM115
+    cfg = ExperimentConfig.model_validate(
+        {
+            "tasks": ["sms_spam"],
+            "model": "fake",
+            "teachers": 3,
+            "silo_size": 12,
+            "heldout": 0,
+            "out": tmp_path / "audit",
+            "synthesis": {"constrained": False},
+            "audit": {"n_references": 50, "runs": 3, "n": 2},
+        }
+    )
+    console = Console(file=(tmp_path / "out.txt").open("w"), width=200)
     rows = run_audit(cfg, console)
     assert len(rows) == 2 * 2 * 3  # templates × methods × runs
     lines = (tmp_path / "audit" / "privacy.jsonl").read_text().splitlines()

@@ -65,7 +65,7 @@ def test_units_expand_the_grid() -> None:
 
 
 def test_unknown_method_lists_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown method 'synthetic_exmples'.*Did you mean"):
+    with pytest.raises(ConfigError, match=r"unknown method 'synthetic_exmples'.*Did you mean"):
         expand_units(ExperimentConfig(methods=["synthetic_exmples"]))
 
 

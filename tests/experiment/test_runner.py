@@ -21,7 +21,12 @@ from sociallearn.experiment.runner import run_experiment
 def _config(out: Path, **extra: Any) -> ExperimentConfig:
     base: dict[str, Any] = {
         "tasks": ["sms_spam"],
-        "methods": ["zero_shot", "original_examples", "synthetic_examples", "synthetic_instruction"],
+        "methods": [
+            "zero_shot",
+            "original_examples",
+            "synthetic_examples",
+            "synthetic_instruction",
+        ],
         "n": [2],
         "aggregators": ["random", "voting"],
         "seeds": [0, 1],
@@ -38,7 +43,9 @@ def _config(out: Path, **extra: Any) -> ExperimentConfig:
 
 
 def _stable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(({k: v for k, v in r.items() if k != "timings"} for r in rows), key=lambda r: r["unit"])
+    return sorted(
+        ({k: v for k, v in r.items() if k != "timings"} for r in rows), key=lambda r: r["unit"]
+    )
 
 
 def test_run_writes_results_and_transcript(tmp_path: Path) -> None:
@@ -92,9 +99,13 @@ def test_kill_nine_mid_run_then_resume_gives_the_same_results(tmp_path: Path) ->
     config_path.write_text(cfg.model_copy(update={"out": None}).to_yaml())
     cmd = [sys.executable, "-m", "sociallearn.cli", "run", str(config_path), "--out"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([*cmd, str(tmp_path / "killed")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [*cmd, str(tmp_path / "killed")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     db = tmp_path / "killed" / "results.sqlite"
     deadline = time.monotonic() + 120
     while _done_units(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
@@ -104,12 +115,14 @@ def test_kill_nine_mid_run_then_resume_gives_the_same_results(tmp_path: Path) ->
     proc.wait()
     done_at_kill = _done_units(db)
     assert 3 <= done_at_kill < 10
-    resumed = subprocess.run([*cmd, str(tmp_path / "killed")], env=env, capture_output=True,
-                             text=True, timeout=300)
+    resumed = subprocess.run(
+        [*cmd, str(tmp_path / "killed")], env=env, capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming: {done_at_kill} of 10 units already done" in resumed.stdout
-    clean = subprocess.run([*cmd, str(tmp_path / "clean")], env=env, capture_output=True,
-                           text=True, timeout=300)
+    clean = subprocess.run(
+        [*cmd, str(tmp_path / "clean")], env=env, capture_output=True, text=True, timeout=300
+    )
     assert clean.returncode == 0, clean.stderr
 
     def rows(d: str) -> list[dict[str, Any]]:

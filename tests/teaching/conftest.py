@@ -22,6 +22,8 @@ def private_examples() -> list[Example]:
     out = []
     for i in range(48):
         label = "spam" if i % 2 == 0 else "not spam"
-        text = f"message {i} about the {words[i % 8]} and the {words[(i * 3) % 8]} near house {i * 7}"
+        text = (
+            f"message {i} about the {words[i % 8]} and the {words[(i * 3) % 8]} near house {i * 7}"
+        )
         out.append(Example({"text": text}, label, uid=f"p{i}"))
     return out

@@ -16,8 +16,12 @@ from sociallearn.teaching.methods import TeachingContext, methods
 from sociallearn.teaching.teacher import SynthesisSettings, Teacher
 from sociallearn.teaching.transcript import STUDENT, Transcript
 
-CANARY = Example({"text": "my secret code is 4817 call now"}, "spam", uid="canary",
-                 verbatim="Text: my secret code is 4817 call now\nClass: spam")
+CANARY = Example(
+    {"text": "my secret code is 4817 call now"},
+    "spam",
+    uid="canary",
+    verbatim="Text: my secret code is 4817 call now\nClass: spam",
+)
 
 
 def _script(private: Sequence[Example], task: Task):  # type: ignore[no-untyped-def]
@@ -45,8 +49,15 @@ def _teachers(
     filters = [LeakageGate(min_distance=0.25, max_ngram=6)] if gate else []
     teachers = []
     for i in range(4):
-        t = Teacher(f"teacher-{i}", task, model, private[i::4], transcript=transcript, heldout=2,
-                    filters=filters)
+        t = Teacher(
+            f"teacher-{i}",
+            task,
+            model,
+            private[i::4],
+            transcript=transcript,
+            heldout=2,
+            filters=filters,
+        )
         t.plant(CANARY, force=force)
         teachers.append(t)
     return teachers
@@ -56,15 +67,24 @@ def _near(a: str, b: str) -> bool:
     return Indel.normalized_distance(a, b) < 0.25
 
 
-@pytest.mark.parametrize("method", ["zero_shot", "hand_written", "synthetic_examples", "synthetic_instruction"])
+@pytest.mark.parametrize(
+    "method", ["zero_shot", "hand_written", "synthetic_examples", "synthetic_instruction"]
+)
 @pytest.mark.parametrize("aggregator", [RandomAggregator(), VotingAggregator()])
 def test_no_private_text_reaches_the_student(
     spam_task: Task, private_examples: list[Example], method: str, aggregator: object
 ) -> None:
     transcript = Transcript("u")
     teachers = _teachers(spam_task, private_examples, gate=True, transcript=transcript)
-    context = TeachingContext(spam_task, teachers, 4, 0, transcript, aggregator=aggregator,  # type: ignore[arg-type]
-                              synthesis=SynthesisSettings(samples=4, top_k=4))
+    context = TeachingContext(
+        spam_task,
+        teachers,
+        4,
+        0,
+        transcript,
+        aggregator=aggregator,  # type: ignore[arg-type]
+        synthesis=SynthesisSettings(samples=4, top_k=4),
+    )
     curriculum = methods.create(method).teach(context)
     private_texts = [spam_task.render(e) for e in (*private_examples, CANARY)]
     to_student = transcript.to_student()
@@ -86,8 +106,9 @@ def test_without_the_gate_copies_are_caught_only_for_prompt_examples(
 ) -> None:
     transcript = Transcript("u")
     teachers = _teachers(spam_task, private_examples, gate=False, transcript=transcript)
-    context = TeachingContext(spam_task, teachers, 8, 1, transcript,
-                              synthesis=SynthesisSettings(samples=4, top_k=4))
+    context = TeachingContext(
+        spam_task, teachers, 8, 1, transcript, synthesis=SynthesisSettings(samples=4, top_k=4)
+    )
     methods.create("synthetic_examples").teach(context)
     text = "\n".join(m.text for m in transcript.to_student())
     # Exact copies of prompt examples are always dropped; near copies and the canary are not.
@@ -96,7 +117,9 @@ def test_without_the_gate_copies_are_caught_only_for_prompt_examples(
     assert sum(t.stats.prompt_copies for t in teachers) > 0
 
 
-def test_original_examples_is_marked_as_leaking(spam_task: Task, private_examples: list[Example]) -> None:
+def test_original_examples_is_marked_as_leaking(
+    spam_task: Task, private_examples: list[Example]
+) -> None:
     transcript = Transcript("u")
     teachers = _teachers(spam_task, private_examples, gate=True, transcript=transcript, force=True)
     curriculum = methods.create("original_examples").teach(
@@ -108,7 +131,9 @@ def test_original_examples_is_marked_as_leaking(spam_task: Task, private_example
     assert all(spam_task.render(e) in private_texts for e in curriculum.examples)
 
 
-def test_teacher_exposes_no_private_attribute(spam_task: Task, private_examples: list[Example]) -> None:
+def test_teacher_exposes_no_private_attribute(
+    spam_task: Task, private_examples: list[Example]
+) -> None:
     teacher = Teacher("t", spam_task, FakeModel(), private_examples, transcript=Transcript())
     public = [name for name in dir(teacher) if not name.startswith("_")]
     for name in public:
@@ -132,8 +157,14 @@ def test_gate_stops_an_instruction_that_quotes_a_private_example(
 
     gate = LeakageGate(min_distance=0.25, max_ngram=6)
     teachers = [
-        Teacher("t0", spam_task, FakeModel(quoting), private_examples, transcript=transcript,
-                filters=[gate])
+        Teacher(
+            "t0",
+            spam_task,
+            FakeModel(quoting),
+            private_examples,
+            transcript=transcript,
+            filters=[gate],
+        )
     ]
     curriculum = methods.create("synthetic_instruction").teach(
         TeachingContext(spam_task, teachers, 0, 0, transcript)

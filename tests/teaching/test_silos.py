@@ -8,7 +8,10 @@ from sociallearn.teaching.silos import split_silos
 
 
 def _pool(n: int) -> list[Example]:
-    return [Example({"text": f"t{i}"}, "spam" if i % 3 == 0 else "not spam", uid=str(i)) for i in range(n)]
+    return [
+        Example({"text": f"t{i}"}, "spam" if i % 3 == 0 else "not spam", uid=str(i))
+        for i in range(n)
+    ]
 
 
 def test_iid_silos_are_disjoint_and_cover_the_pool() -> None:
@@ -32,7 +35,9 @@ def test_silo_size_caps_each_silo() -> None:
 
 def test_dirichlet_skews_labels_but_stays_disjoint() -> None:
     pool = _pool(300)
-    silos = split_silos(pool, 5, seed=2, strategy="dirichlet", alpha=0.1, label_of=lambda e: e.target)
+    silos = split_silos(
+        pool, 5, seed=2, strategy="dirichlet", alpha=0.1, label_of=lambda e: e.target
+    )
     uids = [e.uid for s in silos for e in s]
     assert len(uids) == len(set(uids)) == 300
     shares = [sum(e.target == "spam" for e in s) / len(s) for s in silos]

@@ -58,9 +58,7 @@ def audit_unit(
     prompt = curriculum.render(task)
     room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
     result = audit_prompt(bench.model(config.student_spec()), prompt, canaries)
-    reached = any(
-        all(s in m.text for s in canaries.secrets) for m in room.transcript.to_student()
-    )
+    reached = any(all(s in m.text for s in canaries.secrets) for m in room.transcript.to_student())
     row = {
         "unit": f"{key}/{template.name}",
         "task": key.task,
@@ -100,16 +98,26 @@ def run_audit(config: ExperimentConfig, console: Console) -> list[dict[str, Any]
         keys = audit_keys(config, bench)
         done = store.done("audit")
         todo = [(k, t) for k, t in keys if f"audit/{k}/{t.name}" not in done]
-        console.print(f"run directory: {config.run_dir}; {len(keys) - len(todo)} of {len(keys)} audit runs done")
+        console.print(
+            f"run directory: {config.run_dir}; "
+            f"{len(keys) - len(todo)} of {len(keys)} audit runs done"
+        )
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
         ) as progress:
             bar = progress.add_task("canary runs", total=len(keys), completed=len(keys) - len(todo))
             for key, template in todo:
-                progress.update(bar, description=f"{key.task} {template.name} {key.method} run {key.seed}")
+                progress.update(
+                    bar, description=f"{key.task} {template.name} {key.method} run {key.seed}"
+                )
                 row, messages = audit_unit(config, bench, key, template)
-                store.save(f"audit/{key}/{template.name}", row, messages, kind="audit", extra_rows=[row])
+                store.save(
+                    f"audit/{key}/{template.name}", row, messages, kind="audit", extra_rows=[row]
+                )
                 store.export()
                 progress.advance(bar)
         rows = store.extra_rows("audit")
@@ -127,16 +135,32 @@ def audit_table(rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         groups[(row["task"], row["template"], row["method"])].append(row)
     table = Table(title="canary audit (rank 0 = memorised; no memorisation: mean rank ≈ N/2)")
-    for col in ("task", "template", "method", "runs", "mean rank", "rank 0", "mean exposure (bits)",
-                "reached student"):
+    for col in (
+        "task",
+        "template",
+        "method",
+        "runs",
+        "mean rank",
+        "rank 0",
+        "mean exposure (bits)",
+        "reached student",
+    ):
         table.add_column(col)
     for (task, template, method), group in sorted(groups.items()):
         summary = summarize_audit(
-            [CanaryResult(r["rank"], r["exposure"], r["canary_score"], r["n_references"]) for r in group]
+            [
+                CanaryResult(r["rank"], r["exposure"], r["canary_score"], r["n_references"])
+                for r in group
+            ]
         )
         table.add_row(
-            task, template, method, str(summary.n_runs), f"{summary.mean_rank:.1f}",
-            str(summary.rank_zero), f"{summary.mean_exposure:.2f}",
+            task,
+            template,
+            method,
+            str(summary.n_runs),
+            f"{summary.mean_rank:.1f}",
+            str(summary.rank_zero),
+            f"{summary.mean_exposure:.2f}",
             str(sum(bool(r["canary_reached_student"]) for r in group)),
         )
     return table

@@ -23,7 +23,9 @@ class SynthesisConfig(_Strict):
     n_gen: int = Field(4, ge=1, description="private examples in each generation prompt")
     temperature: float = Field(0.8, ge=0.0, description="sampling temperature τ")
     samples: int = Field(4, ge=1, description="continuations sampled per teacher per round")
-    top_k: int = Field(2, ge=1, description="continuations kept per request, lowest perplexity first")
+    top_k: int = Field(
+        2, ge=1, description="continuations kept per request, lowest perplexity first"
+    )
     max_tokens: int = Field(96, ge=8, description="token budget of one continuation")
     constrained: bool = Field(
         True, description="constrain generation with a grammar derived from the task's format"
@@ -45,11 +47,15 @@ class GateConfig(_Strict):
 class AuditConfig(_Strict):
     """The canary experiment (SPEC §5)."""
 
-    templates: list[str] = Field(default_factory=list, description="canary template names (empty: all of the task's)")
+    templates: list[str] = Field(
+        default_factory=list, description="canary template names (empty: all of the task's)"
+    )
     n_references: int = Field(1000, ge=2, description="N_SS: canary plus references")
     runs: int = Field(10, ge=1, description="T_SS: independent runs")
     copies: int = Field(1, ge=1, description="copies of the canary planted in each silo")
-    force_in_prompt: bool = Field(False, description="always show the canary when generating (stress test)")
+    force_in_prompt: bool = Field(
+        False, description="always show the canary when generating (stress test)"
+    )
     methods: list[str] = Field(default_factory=lambda: ["synthetic_examples", "original_examples"])
     n: int = Field(8, ge=1, description="examples taught in each audit run")
 
@@ -79,10 +85,10 @@ class ExperimentConfig(_Strict):
     dirichlet_alpha: float = Field(0.5, gt=0)
     silo_size: int | None = Field(None, ge=1, description="cap on each teacher's silo")
     heldout: int = Field(8, ge=0, description="per-teacher held-out examples used only for voting")
-    synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    synthesis: SynthesisConfig = Field(default_factory=lambda: SynthesisConfig())
     instruction_examples: int = Field(8, ge=1)
-    gate: GateConfig = Field(default_factory=GateConfig)
-    audit: AuditConfig = Field(default_factory=AuditConfig)
+    gate: GateConfig = Field(default_factory=lambda: GateConfig())
+    audit: AuditConfig = Field(default_factory=lambda: AuditConfig())
     answer_mode: Literal["generate", "score"] = "generate"
     limit: int | None = Field(None, ge=1, description="test items evaluated per unit")
     test_size: int | None = Field(None, ge=1, description="test set size (task default if unset)")

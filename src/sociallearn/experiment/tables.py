@@ -1,4 +1,4 @@
-"""The end-of-run table: method × n (× aggregator) -> accuracy and counts, with leakage beside it."""
+"""The end-of-run table: method × n (× aggregator) -> accuracy, counts and leakage."""
 
 from __future__ import annotations
 
@@ -15,9 +15,22 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
     for row in rows:
         groups[(row["task"], row["method"], row["n"], row.get("aggregator") or "-")].append(row)
     table = Table(title="results (accuracy, mean over seeds)")
-    for col in ("task", "method", "n", "aggregator", "accuracy", "± sem", "correct/items", "seeds",
-                "copy rate", "rejected", "mean dist."):
-        table.add_column(col, justify="right" if col not in ("task", "method", "aggregator") else "left")
+    for col in (
+        "task",
+        "method",
+        "n",
+        "aggregator",
+        "accuracy",
+        "± sem",
+        "correct/items",
+        "seeds",
+        "copy rate",
+        "rejected",
+        "mean dist.",
+    ):
+        table.add_column(
+            col, justify="right" if col not in ("task", "method", "aggregator") else "left"
+        )
     for (task, method, n, agg), group in sorted(groups.items(), key=_order):
         accs = [r["accuracy"] for r in group]
         sem = statistics.stdev(accs) / len(accs) ** 0.5 if len(accs) > 1 else float("nan")
@@ -28,15 +41,28 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
         rejected = _mean([lk["rejection_rate"] for lk in leak])
         dist = _mean([lk["mean_distance"] for lk in leak if lk.get("mean_distance") is not None])
         table.add_row(
-            task, method, str(n), agg, f"{100 * statistics.fmean(accs):.1f}%",
-            "-" if sem != sem else f"{100 * sem:.1f}", f"{correct}/{items}", str(len(group)),
-            _pct(copy), _pct(rejected), "-" if dist is None else f"{dist:.2f}",
+            task,
+            method,
+            str(n),
+            agg,
+            f"{100 * statistics.fmean(accs):.1f}%",
+            "-" if sem != sem else f"{100 * sem:.1f}",
+            f"{correct}/{items}",
+            str(len(group)),
+            _pct(copy),
+            _pct(rejected),
+            "-" if dist is None else f"{dist:.2f}",
         )
     return table
 
 
-_METHOD_ORDER = ["zero_shot", "hand_written", "original_examples", "synthetic_examples",
-                 "synthetic_instruction"]
+_METHOD_ORDER = [
+    "zero_shot",
+    "hand_written",
+    "original_examples",
+    "synthetic_examples",
+    "synthetic_instruction",
+]
 
 
 def _order(item: tuple[tuple[str, str, int, str], Any]) -> tuple[str, int, int, str]:

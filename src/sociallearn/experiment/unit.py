@@ -45,7 +45,9 @@ def build_classroom(config: ExperimentConfig, bench: Workbench, key: UnitKey) ->
     task = bench.task(key.task)
     data = bench.data(key.task)
     silo_seed = UnitKey(key.task, "silos", 0, None, key.seed).derived_seed()
-    label_of: Callable[[Example], str] | None = (lambda e: task.gold(e) or "") if task.labels else None
+    label_of: Callable[[Example], str] | None = (
+        (lambda e: task.gold(e) or "") if task.labels else None
+    )
     silos = split_silos(
         data.pool,
         config.teachers,
@@ -58,8 +60,7 @@ def build_classroom(config: ExperimentConfig, bench: Workbench, key: UnitKey) ->
     transcript = Transcript(str(key))
     model = bench.model(config.teacher_spec())
     teachers = [
-        Teacher(f"teacher-{i}", task, model, silo, transcript=transcript,
-                heldout=config.heldout)
+        Teacher(f"teacher-{i}", task, model, silo, transcript=transcript, heldout=config.heldout)
         for i, silo in enumerate(silos)
     ]
     smallest = min(t.silo_size for t in teachers)
@@ -67,7 +68,8 @@ def build_classroom(config: ExperimentConfig, bench: Workbench, key: UnitKey) ->
     if needed > smallest:
         raise ConfigError(
             f"n: {key.n} examples requested but the smallest teacher silo has {smallest} "
-            f"(pool {len(data.pool)} split among {config.teachers} teachers, {config.heldout} held out); "
+            f"(pool {len(data.pool)} split among {config.teachers} teachers, "
+            f"{config.heldout} held out); "
             "lower n or --teachers"
         )
     return Classroom(task, teachers, transcript)
@@ -100,7 +102,9 @@ def teaching_context(
     )
 
 
-def leakage_gate(config: ExperimentConfig, method: str, secrets: Sequence[str] = ()) -> list[CandidateFilter]:
+def leakage_gate(
+    config: ExperimentConfig, method: str, secrets: Sequence[str] = ()
+) -> list[CandidateFilter]:
     if not config.gate.enabled or method not in ("synthetic_examples", "synthetic_instruction"):
         return []
     from sociallearn.privacy.gate import LeakageGate
@@ -137,7 +141,9 @@ def leakage_summary(stats: GenerationStats) -> dict[str, Any]:
         "n_sampled": stats.sampled,
         "n_examined": stats.examined,
         "n_parsed": stats.parsed,
-        "parse_rate": (stats.examined - stats.malformed) / stats.examined if stats.examined else 0.0,
+        "parse_rate": (stats.examined - stats.malformed) / stats.examined
+        if stats.examined
+        else 0.0,
         "copy_rate": stats.silo_copies / parsed,
         "n_prompt_copies_dropped": stats.prompt_copies,
         "n_rejected": stats.rejected,
@@ -194,14 +200,23 @@ def run_unit(
         "instruction": curriculum.instruction,
         "prompt_tokens_chars": len(prompt),
         "predictions": [
-            {"uid": p.uid, "answer": p.answer, "gold": p.gold, "correct": p.correct,
-             "completion": p.completion[:200]}
+            {
+                "uid": p.uid,
+                "answer": p.answer,
+                "gold": p.gold,
+                "correct": p.correct,
+                "completion": p.completion[:200],
+            }
             for p in predictions
         ],
         "leakage": leakage_summary(stats) if key.method == "synthetic_examples" else None,
         "params": {
-            "n_gen": syn.n_gen, "temperature": syn.temperature, "samples": syn.samples,
-            "top_k": syn.top_k, "constrained": syn.constrained, "teachers": config.teachers,
+            "n_gen": syn.n_gen,
+            "temperature": syn.temperature,
+            "samples": syn.samples,
+            "top_k": syn.top_k,
+            "constrained": syn.constrained,
+            "teachers": config.teachers,
             "gate": config.gate.model_dump() if key.method == "synthetic_examples" else None,
         },
         "timings": {

@@ -86,7 +86,7 @@ class LanguageModel(Protocol):
 
     @property
     def model_id(self) -> str:
-        """A stable identifier (spec string plus anything that changes outputs), used in cache keys."""
+        """A stable identifier (spec plus anything that changes outputs); part of cache keys."""
         ...
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Completion]: ...
@@ -95,7 +95,7 @@ class LanguageModel(Protocol):
 
 
 def sample_indices(prompts: Sequence[str]) -> list[int]:
-    """For each prompt, how many identical prompts came before it in the batch (its sample index)."""
+    """For each prompt, how many identical prompts precede it in the batch (its sample index)."""
     seen: dict[str, int] = {}
     out: list[int] = []
     for p in prompts:
@@ -106,5 +106,5 @@ def sample_indices(prompts: Sequence[str]) -> list[int]:
 
 
 def derive_seed(seed: int, sample_index: int) -> int:
-    """A per-sample seed that differs across sample indices but is fixed for a given (seed, index)."""
+    """A per-sample seed: different across sample indices, fixed for a given (seed, index)."""
     return (seed * 1_000_003 + sample_index * 7_919 + 17) % (2**31 - 1)

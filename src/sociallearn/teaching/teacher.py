@@ -130,7 +130,9 @@ class Teacher:
             )
             completions = self.model.generate([prompt] * settings.samples, params)
             self.stats.sampled += len(completions)
-            self.stats.constrained = self.stats.constrained or any(c.constrained for c in completions)
+            self.stats.constrained = self.stats.constrained or any(
+                c.constrained for c in completions
+            )
             # Keep the most likely continuations first (lowest perplexity), as the paper does.
             ranked = sorted(completions, key=lambda c: c.mean_logprob, reverse=True)
             kept = 0
@@ -156,8 +158,12 @@ class Teacher:
             teacher_id=self.teacher_id,
             method="synthetic_examples",
             candidates=tuple(accepted),
-            params={"n_gen": settings.n_gen, "temperature": settings.temperature,
-                    "samples": settings.samples, "top_k": settings.top_k},
+            params={
+                "n_gen": settings.n_gen,
+                "temperature": settings.temperature,
+                "samples": settings.samples,
+                "top_k": settings.top_k,
+            },
         )
 
     def _prompt_examples(self, settings: SynthesisSettings, rng: random.Random) -> list[Example]:
@@ -191,13 +197,19 @@ class Teacher:
                 self.stats.prompt_copies += 1
                 continue
             reason = next(
-                (r for f in self.__filters if (r := f.reject_reason(example, rendered, silo, prompt))),
+                (
+                    r
+                    for f in self.__filters
+                    if (r := f.reject_reason(example, rendered, silo, prompt))
+                ),
                 None,
             )
             if reason is not None:
                 self.stats.rejected += 1
                 # Addressed to the teacher itself: the student never learns what was stopped.
-                self.transcript.record(round_no, self.teacher_id, self.teacher_id, "rejection", reason)
+                self.transcript.record(
+                    round_no, self.teacher_id, self.teacher_id, "rejection", reason
+                )
                 continue
             self.stats.distances.append(normalized_distance(rendered, prompt))
             self.stats.shared += 1
@@ -245,9 +257,7 @@ class Teacher:
         rest = [e for e in self.__pool if e not in forced]
         chosen = forced + rng.sample(rest, min(n - len(forced), len(rest)))
         rng.shuffle(chosen)
-        candidates = tuple(
-            Candidate(e, self.teacher_id, 0.0, self._task.render(e)) for e in chosen
-        )
+        candidates = tuple(Candidate(e, self.teacher_id, 0.0, self._task.render(e)) for e in chosen)
         return Lesson(self.teacher_id, "original_examples", candidates, contains_private=True)
 
     # -- voting ----------------------------------------------------------------------------
@@ -258,5 +268,4 @@ class Teacher:
         scores = self.model.score(
             [ScoreRequest(context, c.text + self._task.separator) for c in candidates]
         )
-        best = max(range(len(scores)), key=lambda i: scores[i].mean_logprob)
-        return best
+        return max(range(len(scores)), key=lambda i: scores[i].mean_logprob)

@@ -50,7 +50,9 @@ class SyntheticExamples:
             unique = list({c.text: c for c in pool}.values())
             if not unique:
                 continue
-            view = AggregationRound(context.task, context.teachers, chosen, context.transcript, round_no)
+            view = AggregationRound(
+                context.task, context.teachers, chosen, context.transcript, round_no
+            )
             pick = unique[context.aggregator.select(unique, view, rng)]
             chosen.append(pick.example)
             chosen_texts.add(pick.text)
