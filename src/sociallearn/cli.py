@@ -129,22 +129,25 @@ def _print_results(rows: list[dict[str, Any]]) -> None:
     console.print(results_table(rows))
 
 
-def _write_report(run_dir: Path) -> None:
-    try:
-        from sociallearn.report import build_report
-    except ImportError:
-        return
-    paths = build_report(run_dir)
-    console.print(f"report: {paths.html}")
+def _write_report(run_dir: Path, permutations: int = 10_000) -> None:
+    from sociallearn.report import build_report
+
+    paths = build_report(run_dir, n_resamples=permutations)
+    console.print(f"report: {paths.html} and {paths.markdown}")
 
 
 @app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    permutations: Annotated[
+        int, typer.Option("--permutations", help="permutations per significance test")
+    ] = 10_000,
+) -> None:
     """Write report.html and report.md for a run directory."""
     try:
-        if not (run_dir / "results.jsonl").exists():
+        if not (run_dir / "results.jsonl").exists() and not (run_dir / "privacy.jsonl").exists():
             raise UserError(f"{run_dir}: no results.jsonl here (expected a run directory)")
-        _write_report(run_dir)
+        _write_report(run_dir, permutations)
     except SocialLearnError as error:
         _fail(error)
 
@@ -176,6 +179,7 @@ def audit(
             )
             cfg = cfg.model_copy(update={"audit": audit_cfg})
         run_audit(cfg, console)
+        _write_report(cfg.run_dir)
     except SocialLearnError as error:
         _fail(error)
 

@@ -42,11 +42,15 @@ def test_overrides_win_and_none_is_ignored() -> None:
     assert cfg.teachers == 3 and cfg.n == [2] and cfg.limit == 200
 
 
-def test_fingerprint_ignores_output_location() -> None:
+def test_fingerprint_ignores_output_location_and_grid_axes() -> None:
     a = ExperimentConfig(out=Path("a"))
-    b = ExperimentConfig(out=Path("b"))
-    assert a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() == ExperimentConfig(out=Path("b")).fingerprint()
+    # Growing the grid keeps the directory usable ...
+    assert a.fingerprint() == ExperimentConfig(seeds=[0, 1, 2], n=[1, 8]).fingerprint()
+    assert a.fingerprint() == ExperimentConfig.model_validate({"audit": {"runs": 50}}).fingerprint()
+    # ... a setting that changes results does not.
     assert a.fingerprint() != ExperimentConfig(limit=5).fingerprint()
+    assert a.fingerprint() != ExperimentConfig(model="fake").fingerprint()
 
 
 def test_units_expand_the_grid() -> None:

@@ -73,6 +73,13 @@ def test_rerun_skips_finished_units_and_matches(tmp_path: Path) -> None:
     assert _stable(again.run_dir_rows) == _stable(first.run_dir_rows)
 
 
+def test_adding_seeds_extends_the_run_in_place(tmp_path: Path) -> None:
+    first = run_experiment(_config(tmp_path / "a", seeds=[0]))
+    grown = run_experiment(_config(tmp_path / "a", seeds=[0, 1]))
+    assert grown.skipped == first.computed and grown.computed == first.computed
+    assert len(grown.run_dir_rows) == 2 * first.computed
+
+
 def test_results_do_not_depend_on_unit_order(tmp_path: Path) -> None:
     from sociallearn.experiment.units import expand_units
 

@@ -116,8 +116,19 @@ class ExperimentConfig(_Strict):
         return self.student_model or self.model
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes results (not where they are written)."""
-        data = self.model_dump(mode="json", exclude={"out", "cache"})
+        """Hash of the settings that change a unit's result.
+
+        Where results are written, and the grid axes (which units exist: tasks, methods, n,
+        aggregators, seeds, audit runs), are left out: a unit's result depends only on these
+        settings and its own key, so a grid can be extended in place (more seeds, more audit
+        runs) while a changed setting (model, limit, temperature, ...) is refused.
+        """
+        data = self.model_dump(
+            mode="json",
+            exclude={"out", "cache", "name", "tasks", "methods", "n", "aggregators", "seeds"},
+        )
+        for axis in ("runs", "methods", "templates"):
+            data["audit"].pop(axis, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:

@@ -231,16 +231,20 @@ class LlamaCppModel:
         self._lib.llama_memory_clear(self._memory, True)
         self._kv = []
 
-    def _eval(self, tokens: Sequence[int], logits_from: int, *, exact: bool = True) -> list[Logits]:
+    def _eval(
+        self, tokens: Sequence[int], logits_from: int, *, exact: bool = True, fresh: bool = True
+    ) -> list[Logits]:
         """Make the KV hold exactly ``tokens``; return logits rows for positions >= logits_from.
 
         Only the part after the longest common prefix with the current KV state is decoded (all
         of it when prefix reuse is off). Positions whose logits are wanted are always decoded.
         ``exact=False`` allows one-token decodes (faster, see below) for sampling steps.
+        ``fresh=False`` marks a continuation of the previous call (the next sampling step): the
+        naive mode (no prefix reuse) re-evaluates each request from scratch, not each token.
         """
         if not 0 <= logits_from < len(tokens):
             raise ValueError("logits_from must index a token")
-        if not self.prefix_reuse:
+        if not self.prefix_reuse and fresh:
             self._forget()
         start = min(_common_prefix(self._kv, tokens), logits_from)
         if exact and start == len(tokens) - 1 and start > 0:
@@ -388,6 +392,7 @@ class LlamaCppModel:
                         tokens + generated,
                         logits_from=len(tokens) + len(generated) - 1,
                         exact=False,
+                        fresh=False,
                     )
         finally:
             self._lib.llama_sampler_free(sampler)
