@@ -90,6 +90,9 @@ class ExperimentConfig(_Strict):
     gate: GateConfig = Field(default_factory=lambda: GateConfig())
     audit: AuditConfig = Field(default_factory=lambda: AuditConfig())
     answer_mode: Literal["generate", "score"] = "generate"
+    calibrate: bool = Field(
+        False, description="score mode: contextual calibration with a content-free input"
+    )
     limit: int | None = Field(None, ge=1, description="test items evaluated per unit")
     test_size: int | None = Field(None, ge=1, description="test set size (task default if unset)")
     data_dir: Path | None = None

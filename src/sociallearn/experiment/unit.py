@@ -172,7 +172,7 @@ def run_unit(
     started = time.perf_counter()
     room = build_classroom(config, bench, key)
     curriculum = teach(config, bench, key, room, key.derived_seed("teach"))
-    student = Student(bench.model(config.student_spec()), room.task)
+    student = Student(bench.model(config.student_spec()), room.task, calibrate=config.calibrate)
     prompt = student.learn(curriculum)
     room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
     taught = time.perf_counter()
@@ -192,6 +192,7 @@ def run_unit(
         "n_items": len(predictions),
         "n_correct": n_correct,
         "answer_mode": config.answer_mode,
+        "calibrated": config.calibrate and config.answer_mode == "score",
         "student_model": student.model.model_id,
         "teacher_model": room.teachers[0].model.model_id,
         "contains_private": curriculum.contains_private,

@@ -31,13 +31,18 @@ class Student:
     state evaluate it only once.
     """
 
-    def __init__(self, model: LanguageModel, task: Task) -> None:
+    def __init__(self, model: LanguageModel, task: Task, calibrate: bool = False) -> None:
         self.model = model
         self.task = task
         self.prompt = ""
+        # Contextual calibration (Zhao et al. 2021) for label scoring: subtract each label's
+        # log-prob after a content-free input, which removes the prompt's prior label bias.
+        self.calibrate = calibrate
+        self._bias: list[float] | None = None
 
     def learn(self, curriculum: Curriculum) -> str:
         self.prompt = curriculum.render(self.task)
+        self._bias = None
         return self.prompt
 
     def answer(
@@ -77,18 +82,28 @@ class Student:
                 f"answer_mode: 'score' needs a task with a label set; {self.task.name!r} has none "
                 "(use answer_mode: generate)"
             )
-        requests = [
+        scores = [s.logprob_sum for s in self.model.score(self._label_requests(batch))]
+        bias = self._label_bias() if self.calibrate else [0.0] * len(labels)
+        answers: list[str] = []
+        for i in range(len(batch)):
+            options = scores[i * len(labels) : (i + 1) * len(labels)]
+            best = max(range(len(labels)), key=lambda j: options[j] - bias[j])
+            answers.append(labels[best])
+        return answers
+
+    def _label_requests(self, batch: Sequence[Example]) -> list[ScoreRequest]:
+        return [
             ScoreRequest(
                 self.prompt + self.task.render_query(ex),
                 self.task.target_template.format(target=label),
             )
             for ex in batch
-            for label in labels
+            for label in self.task.labels
         ]
-        scores = self.model.score(requests)
-        answers: list[str] = []
-        for i in range(len(batch)):
-            options = scores[i * len(labels) : (i + 1) * len(labels)]
-            best = max(range(len(labels)), key=lambda j: options[j].logprob_sum)
-            answers.append(labels[best])
-        return answers
+
+    def _label_bias(self) -> list[float]:
+        if self._bias is None:
+            content_free = Example(dict.fromkeys(self.task.field_names, "N/A"), "")
+            requests = self._label_requests([content_free])
+            self._bias = [s.logprob_sum for s in self.model.score(requests)]
+        return self._bias
