@@ -39,7 +39,7 @@ def test_missing_file_is_one_line() -> None:
 
 def test_overrides_win_and_none_is_ignored() -> None:
     cfg = load_config(PRESETS / "sms_spam.yaml", {"teachers": 3, "limit": None, "n": [2]})
-    assert cfg.teachers == 3 and cfg.n == [2] and cfg.limit == 200
+    assert cfg.teachers == 3 and cfg.n == [2] and cfg.limit == 100
 
 
 def test_fingerprint_ignores_output_location_and_grid_axes() -> None:

@@ -64,6 +64,10 @@ def test_run_writes_results_and_transcript(tmp_path: Path) -> None:
     synthetic = [r for r in rows if r["method"] == "synthetic_examples"]
     assert all(r["leakage"] is not None and "copy_rate" in r["leakage"] for r in synthetic)
     assert all(r["contains_private"] == (r["method"] == "original_examples") for r in rows)
+    # Verbatim private examples reach the student only in the original-examples baseline.
+    for row in rows:
+        expected = row["n"] if row["method"] == "original_examples" else 0
+        assert row["private_examples_to_student"] == expected, row["unit"]
 
 
 def test_rerun_skips_finished_units_and_matches(tmp_path: Path) -> None:

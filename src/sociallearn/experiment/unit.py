@@ -38,6 +38,18 @@ class Classroom:
     task: Task
     teachers: list[Teacher]
     transcript: Transcript
+    # The experimenter's view of every silo (rendered, whitespace-normalised), used only to
+    # audit the transcript after teaching; no agent can reach it.
+    silo_texts: frozenset[str] = frozenset()
+
+    def private_blocks_to_student(self) -> int:
+        """How many blocks of text sent to the student are verbatim private examples."""
+        count = 0
+        for message in self.transcript.to_student():
+            for block in message.text.split(self.task.separator):
+                if " ".join(block.split()) in self.silo_texts:
+                    count += 1
+        return count
 
 
 def build_classroom(config: ExperimentConfig, bench: Workbench, key: UnitKey) -> Classroom:
@@ -72,7 +84,8 @@ def build_classroom(config: ExperimentConfig, bench: Workbench, key: UnitKey) ->
             f"{config.heldout} held out); "
             "lower n or --teachers"
         )
-    return Classroom(task, teachers, transcript)
+    silo_texts = frozenset(" ".join(task.render(e).split()) for silo in silos for e in silo)
+    return Classroom(task, teachers, transcript, silo_texts)
 
 
 def teaching_context(
@@ -196,6 +209,7 @@ def run_unit(
         "student_model": student.model.model_id,
         "teacher_model": room.teachers[0].model.model_id,
         "contains_private": curriculum.contains_private,
+        "private_examples_to_student": room.private_blocks_to_student(),
         "n_examples_taught": len(curriculum.examples),
         "shortfall": curriculum.shortfall,
         "instruction": curriculum.instruction,
