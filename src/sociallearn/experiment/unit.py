@@ -43,9 +43,11 @@ class Classroom:
     silo_texts: frozenset[str] = frozenset()
 
     def private_blocks_to_student(self) -> int:
-        """How many blocks of text sent to the student are verbatim private examples."""
+        """How many blocks of text other agents sent the student are verbatim private examples."""
         count = 0
         for message in self.transcript.to_student():
+            if message.sender == STUDENT:
+                continue  # the learned prompt it wrote itself, made of what it received
             for block in message.text.split(self.task.separator):
                 if " ".join(block.split()) in self.silo_texts:
                     count += 1
