@@ -70,6 +70,16 @@ def test_run_writes_results_and_transcript(tmp_path: Path) -> None:
         assert row["private_examples_to_student"] == expected, row["unit"]
 
 
+def test_aggregators_are_compared_on_the_same_candidates(tmp_path: Path) -> None:
+    run_experiment(_config(tmp_path / "r", seeds=[0], methods=["synthetic_examples"]))
+    lines = (tmp_path / "r" / "transcript.jsonl").read_text().splitlines()
+    lessons: dict[str, list[str]] = {"random": [], "voting": []}
+    for message in map(json.loads, lines):
+        if message["kind"] == "lesson" and message["round"] == 1:
+            lessons["random" if "/random/" in message["unit"] else "voting"].append(message["text"])
+    assert lessons["random"] and lessons["random"] == lessons["voting"]
+
+
 def test_rerun_skips_finished_units_and_matches(tmp_path: Path) -> None:
     first = run_experiment(_config(tmp_path / "a"))
     again = run_experiment(_config(tmp_path / "a"))

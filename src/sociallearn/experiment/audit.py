@@ -54,7 +54,7 @@ def audit_unit(
     force = config.audit.force_in_prompt or key.method == "original_examples"
     for teacher in room.teachers:
         teacher.plant(planted, copies=config.audit.copies, force=force)
-    curriculum = teach(config, bench, key, room, key.derived_seed("teach", template.name))
+    curriculum = teach(config, bench, key, room, key.teaching_seed(template.name))
     prompt = curriculum.render(task)
     room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
     result = audit_prompt(bench.model(config.student_spec()), prompt, canaries)

@@ -186,7 +186,7 @@ def run_unit(
     """Teach, then evaluate the student on the (limited) test set."""
     started = time.perf_counter()
     room = build_classroom(config, bench, key)
-    curriculum = teach(config, bench, key, room, key.derived_seed("teach"))
+    curriculum = teach(config, bench, key, room, key.teaching_seed())
     student = Student(bench.model(config.student_spec()), room.task, calibrate=config.calibrate)
     prompt = student.learn(curriculum)
     room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)

@@ -30,6 +30,11 @@ class UnitKey:
         text = "|".join((str(self), *salt))
         return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
+    def teaching_seed(self, *salt: str) -> int:
+        """The seed of teaching: the key without its aggregator, so units that differ only in
+        the aggregator are a paired comparison (same silos, prompts and sampled candidates)."""
+        return UnitKey(self.task, self.method, self.n, None, self.seed).derived_seed("teach", *salt)
+
 
 def expand_units(config: ExperimentConfig) -> list[UnitKey]:
     for name in config.methods:
