@@ -46,6 +46,9 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], expected: str) -> None:
     line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--limit", "2", *args))
     assert expected in line
+    # Bad input is caught before any unit runs: no result was computed, then thrown away.
+    results = tmp_path / "r" / "results.jsonl"
+    assert not results.exists() or results.read_text() == ""
 
 
 def test_unknown_model_option_is_one_line(tmp_path: Path) -> None:

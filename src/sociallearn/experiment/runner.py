@@ -78,6 +78,17 @@ def open_store(config: ExperimentConfig) -> ResultsStore:
     return store
 
 
+def preflight(config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKey]) -> None:
+    """Fail on bad input (unknown task, missing data, n larger than a silo) before any unit runs.
+
+    Seating a classroom splits the data and builds the teachers, without a single model call.
+    """
+    from sociallearn.experiment.unit import build_classroom
+
+    for key in units:
+        build_classroom(config, bench, key)
+
+
 def run_experiment(
     config: ExperimentConfig,
     reporter: RunReporter | None = None,
@@ -94,6 +105,7 @@ def run_experiment(
         todo = [u for u in all_units if str(u) not in done]
         reporter.start(len(all_units), len(all_units) - len(todo))
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
+        preflight(config, bench, todo)
         for key in todo:
             n_items = len(bench.data(key.task).test)
             if config.limit:
