@@ -198,7 +198,8 @@ def run_unit(
     syn = config.synthesis
     row: dict[str, Any] = {
         "unit": str(key),
-        "task": key.task,
+        "task": room.task.name,  # a YAML task's own name, not its path
+        "task_spec": key.task,
         "method": key.method,
         "n": key.n,
         "aggregator": key.aggregator,
