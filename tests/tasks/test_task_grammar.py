@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from pathlib import Path
 
@@ -57,14 +59,27 @@ def test_user_task_with_a_builtin_name_gets_generic_rules() -> None:
     assert rules["f-text"] == "line" and rules["target"] == "line"
 
 
+def _generic(name: str) -> Task:
+    # A user task with a built-in's templates gets the generic derivation (no built-in bounds).
+    return dataclasses.replace(get_task(name), name=f"user_{name}")
+
+
 def test_gsm8k_grammar_allows_reasoning_lines_then_marker() -> None:
-    rules = rules_of(task_grammar(get_task("gsm8k")) or "")
+    rules = rules_of(task_grammar(_generic("gsm8k")) or "")
     assert rules["target"] == '(reason-line "\\n")* "#### " number'
     assert "number" in rules and "reason-line" in rules
 
 
+def test_builtin_lambada_and_gsm8k_are_bounded_so_examples_close() -> None:
+    # Unbounded, SmolLM2 wrote line after line and never reached " ____ -> " (measured).
+    lambada = rules_of(task_grammar(get_task("lambada")) or "")
+    assert lambada["f-context"] == "[^\\n]{40,400}"
+    gsm8k = rules_of(task_grammar(get_task("gsm8k")) or "")
+    assert gsm8k["target"].endswith('{1,4} "#### " number')
+
+
 def test_multiline_field_uses_lines_and_first_word_uses_word() -> None:
-    rules = rules_of(task_grammar(get_task("lambada")) or "")
+    rules = rules_of(task_grammar(_generic("lambada")) or "")
     assert rules["f-context"] == "lines"
     assert rules["lines"] == 'line ("\\n" line)*'
     assert rules["target"] == "word"

@@ -13,7 +13,14 @@ from __future__ import annotations
 import re
 
 from sociallearn.tasks.base import Task
-from sociallearn.tasks.builtin import BOOLQ, RANDOM_INSERTION, SMS_SPAM, SMS_SPAM_CLASS
+from sociallearn.tasks.builtin import (
+    BOOLQ,
+    GSM8K,
+    LAMBADA,
+    RANDOM_INSERTION,
+    SMS_SPAM,
+    SMS_SPAM_CLASS,
+)
 
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -35,7 +42,17 @@ _TASK_RULES: dict[tuple[str, str], dict[str, str]] = {
     for t, rules in (
         (SMS_SPAM, {"f-text": "[^\\n]{1,200}"}),
         (SMS_SPAM_CLASS, {"f-text": "[^\\n]{1,200}"}),
-        (BOOLQ, {"f-question": "[^\\n]{1,150}"}),
+        (BOOLQ, {"f-passage": "[^\\n]{20,600}", "f-question": "[^\\n]{1,150}"}),
+        # A free multi-line context never reached the " ____ -> " marker (every sample ran out of
+        # tokens); one bounded line makes the model close the example.
+        (LAMBADA, {"f-context": "[^\\n]{40,400}"}),
+        (
+            GSM8K,
+            {
+                "f-question": "[^\\n]{10,250}",
+                "target": '([^\\n#] [^\\n]{0,120} "\\n"){1,4} "#### " number',
+            },
+        ),
         (
             RANDOM_INSERTION,
             {"f-scrambled": "[a-z] ([ ./!] [a-z]){5,14}", "target": "[a-z]{6,15}"},
