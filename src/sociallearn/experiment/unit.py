@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,9 +117,7 @@ def teaching_context(
     )
 
 
-def leakage_gate(
-    config: ExperimentConfig, method: str, secrets: Sequence[str] = ()
-) -> list[CandidateFilter]:
+def leakage_gate(config: ExperimentConfig, method: str) -> list[CandidateFilter]:
     if not config.gate.enabled or method not in ("synthetic_examples", "synthetic_instruction"):
         return []
     from sociallearn.privacy.gate import LeakageGate
@@ -128,26 +126,8 @@ def leakage_gate(
         LeakageGate(
             min_distance=config.gate.min_distance,
             max_ngram=config.gate.max_ngram,
-            secrets=tuple(secrets),
         )
     ]
-
-
-def merged_stats(teachers: Sequence[Teacher]) -> GenerationStats:
-    total = GenerationStats()
-    for t in teachers:
-        s = t.stats
-        total.sampled += s.sampled
-        total.examined += s.examined
-        total.parsed += s.parsed
-        total.malformed += s.malformed
-        total.prompt_copies += s.prompt_copies
-        total.silo_copies += s.silo_copies
-        total.rejected += s.rejected
-        total.shared += s.shared
-        total.distances.extend(s.distances)
-        total.constrained = total.constrained or s.constrained
-    return total
 
 
 def leakage_summary(stats: GenerationStats) -> dict[str, Any]:
@@ -194,7 +174,7 @@ def run_unit(
     items = bench.data(key.task).test[: config.limit] if config.limit else bench.data(key.task).test
     predictions = student.answer(items, mode=config.answer_mode, progress=progress)
     n_correct = sum(p.correct for p in predictions)
-    stats = merged_stats(room.teachers)
+    stats = GenerationStats.merge(t.stats for t in room.teachers)
     syn = config.synthesis
     row: dict[str, Any] = {
         "unit": str(key),

@@ -47,13 +47,7 @@ def expand_units(config: ExperimentConfig) -> list[UnitKey]:
     for task in config.tasks:
         for method in config.methods:
             uses_agg = methods.get(method)().uses_aggregator
-            ns = (
-                [0]
-                if method in _N_FREE
-                else [n for n in config.n if n > 0 or method == "zero_shot"]
-            )
-            if method == "zero_shot":
-                ns = [0]
+            ns = [0] if method in _N_FREE else [n for n in config.n if n > 0]
             aggs: list[str | None] = list(config.aggregators) if uses_agg else [None]
             for n in ns:
                 for agg in aggs:

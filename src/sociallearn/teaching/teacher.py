@@ -8,7 +8,7 @@ The silo is kept in a name-mangled slot and is reachable only through the teachi
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sociallearn.models.base import GenerationParams, LanguageModel, ScoreRequest
@@ -46,6 +46,20 @@ class GenerationStats:
     distances: list[float] = field(default_factory=list)  # of shared candidates to their prompt
     constrained: bool = False
 
+    @classmethod
+    def merge(cls, parts: Iterable[GenerationStats]) -> GenerationStats:
+        """The sum of several teachers' stats (counts added, distances concatenated)."""
+        total = cls()
+        for part in parts:
+            for name, value in vars(part).items():
+                if name == "distances":
+                    total.distances.extend(value)
+                elif name == "constrained":
+                    total.constrained = total.constrained or value
+                else:
+                    setattr(total, name, getattr(total, name) + value)
+        return total
+
 
 def _normalise(text: str) -> str:
     return " ".join(text.split())
@@ -59,6 +73,8 @@ class Teacher:
         "__forced",
         "__heldout",
         "__pool",
+        "__silo",
+        "__silo_texts",
         "_task",
         "model",
         "stats",
@@ -89,6 +105,12 @@ class Teacher:
         self.__pool: tuple[Example, ...] = tuple(private[heldout:])
         self.__filters: tuple[CandidateFilter, ...] = tuple(filters)
         self.__forced: tuple[Example, ...] = ()
+        self._refresh_silo()
+
+    def _refresh_silo(self) -> None:
+        # The whole silo and its rendered texts change only when something is planted.
+        self.__silo: tuple[Example, ...] = (*self.__pool, *self.__heldout)
+        self.__silo_texts = frozenset(_normalise(self._task.render(e)) for e in self.__silo)
 
     def __repr__(self) -> str:
         return f"Teacher({self.teacher_id!r}, {len(self.__pool)} private examples)"
@@ -107,6 +129,7 @@ class Teacher:
         (a stress test; the paper does not say whether its canaries were always shown).
         """
         self.__pool = (*([example] * copies), *self.__pool)
+        self._refresh_silo()
         if force:
             self.__forced = (*self.__forced, example)
 
@@ -118,7 +141,6 @@ class Teacher:
         shown = self._prompt_examples(settings, rng)
         prompt = task.render_many(shown)
         shown_texts = {_normalise(task.render(e)) for e in shown}
-        silo_texts = {_normalise(task.render(e)) for e in (*self.__pool, *self.__heldout)}
         accepted: list[Candidate] = []
         for attempt in range(settings.attempts):
             params = GenerationParams(
@@ -144,7 +166,7 @@ class Teacher:
                 if not examples:
                     self.stats.malformed += 1
                     continue
-                new = self._screen(examples, prompt, shown_texts, silo_texts, round_no)
+                new = self._screen(examples, prompt, shown_texts, round_no)
                 if new:
                     kept += 1
                 for example in new:
@@ -179,31 +201,22 @@ class Teacher:
         examples: Sequence[Example],
         prompt: str,
         shown_texts: set[str],
-        silo_texts: set[str],
         round_no: int,
     ) -> list[Example]:
         from sociallearn.privacy.leakage import normalized_distance
 
         task = self._task
         kept: list[Example] = []
-        silo = (*self.__pool, *self.__heldout)
         for example in examples:
             self.stats.parsed += 1
             rendered = task.render(example)
             key = _normalise(rendered)
-            if key in silo_texts:
+            if key in self.__silo_texts:
                 self.stats.silo_copies += 1
             if key in shown_texts:
                 self.stats.prompt_copies += 1
                 continue
-            reason = next(
-                (
-                    r
-                    for f in self.__filters
-                    if (r := f.reject_reason(example, rendered, silo, prompt))
-                ),
-                None,
-            )
+            reason = self._reject_reason(example, rendered, prompt)
             if reason is not None:
                 self.stats.rejected += 1
                 # Addressed to the teacher itself: the student never learns what was stopped.
@@ -216,12 +229,19 @@ class Teacher:
             kept.append(example)
         return kept
 
+    def _reject_reason(self, candidate: Example, rendered: str, prompt: str) -> str | None:
+        """The first filter's reason to withhold ``candidate``, or None when all let it pass."""
+        for candidate_filter in self.__filters:
+            reason = candidate_filter.reject_reason(candidate, rendered, self.__silo, prompt)
+            if reason is not None:
+                return reason
+        return None
+
     def write_instruction(self, prompt_template: str, n_examples: int, seed: int) -> Lesson:
         """Describe the task in words after reading ``n_examples`` private examples (SPEC §3.3)."""
         rng = random.Random(seed)
         shown = rng.sample(list(self.__pool), min(n_examples, len(self.__pool)))
         prompt = prompt_template.format(examples=self._task.render_many(shown).rstrip())
-        silo = (*self.__pool, *self.__heldout)
         instruction = ""
         for attempt in range(3):
             params = GenerationParams(
@@ -230,14 +250,7 @@ class Teacher:
             [completion] = self.model.generate([prompt], params)
             text = completion.text.strip()
             # The same filters as for examples: an instruction may quote a private example too.
-            reason = next(
-                (
-                    r
-                    for f in self.__filters
-                    if (r := f.reject_reason(Example({}, text), text, silo, prompt))
-                ),
-                None,
-            )
+            reason = self._reject_reason(Example({}, text), text, prompt)
             if reason is None:
                 instruction = text
                 break
