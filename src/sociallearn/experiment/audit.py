@@ -78,13 +78,14 @@ def audit_unit(
 
 
 def audit_keys(config: ExperimentConfig, bench: Workbench) -> list[tuple[UnitKey, CanaryTemplate]]:
+    """Every audit unit, run by run: an audit stopped early has (nearly) equal runs per cell."""
     keys: list[tuple[UnitKey, CanaryTemplate]] = []
-    for task_name in config.tasks:
-        task = bench.task(task_name)
-        for template in _templates(config, task):
-            for method in config.audit.methods:
-                agg = "random" if method == "synthetic_examples" else None
-                for run in range(config.audit.runs):
+    for run in range(config.audit.runs):
+        for task_name in config.tasks:
+            task = bench.task(task_name)
+            for template in _templates(config, task):
+                for method in config.audit.methods:
+                    agg = "random" if method == "synthetic_examples" else None
                     keys.append((UnitKey(task_name, method, config.audit.n, agg, run), template))
     return keys
 

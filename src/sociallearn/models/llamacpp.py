@@ -9,8 +9,9 @@ through ``Llama.__call__``:
 * **Shared-prefix reuse.** The model keeps one KV sequence and remembers which tokens it holds.
   Every evaluation first drops the KV entries after the longest common prefix with what it needs
   and decodes only the rest. Requests are ordered so that neighbours share long prefixes: scoring
-  1,000 short continuations behind one 600-token context costs one context prefill plus 1,000
-  short decodes, and repeated samples of one prompt prefill it once.
+  1,000 canaries behind one 600-token context costs one context prefill plus, per canary, only
+  the tokens after those it shares with its neighbour; repeated samples of one prompt prefill
+  it once.
 
 Instances are not meant to be shared between threads; a lock serialises calls for safety.
 """
@@ -37,8 +38,18 @@ from sociallearn.models.base import (
     sample_indices,
 )
 from sociallearn.models.embedded import EMBEDDED_ALIASES, EMBEDDED_MODEL_NAME, find_embedded_gguf
+from sociallearn.models.gguf_weights import reencoded_gguf
 
-_OPTIONS = ("n_ctx", "n_threads", "seed", "prefix_reuse", "verbose", "n_batch", "add_bos")
+_OPTIONS = (
+    "n_ctx",
+    "n_threads",
+    "seed",
+    "prefix_reuse",
+    "verbose",
+    "n_batch",
+    "add_bos",
+    "weights",
+)
 
 Logits = npt.NDArray[np.float32]
 
@@ -100,6 +111,8 @@ class LlamaCppModel:
         n_batch: tokens per decode call during prefill.
         add_bos: force the model's "add BOS token" flag on or off (``None`` keeps the file's
             setting); it changes every score, so it is part of the model id.
+        weights: run a copy of the file with its weights re-encoded as ``"f32"``, ``"f16"`` or
+            ``"q8_0"`` (made once, see :mod:`sociallearn.models.gguf_weights`); part of the id.
     """
 
     def __init__(
@@ -114,12 +127,15 @@ class LlamaCppModel:
         verbose: bool = False,
         n_batch: int = 512,
         add_bos: bool | None = None,
+        weights: str | None = None,
     ) -> None:
         import llama_cpp
 
         path = Path(model_path)
         if not path.is_file():
             raise UserError(f"model file not found: {model_path} (expected a .gguf file)")
+        if weights is not None:
+            path = reencoded_gguf(path, weights)
         if n_ctx < 8:
             raise UserError(f"option n_ctx: expected an integer >= 8, got {n_ctx}")
         threads = n_threads or default_threads()
@@ -140,8 +156,10 @@ class LlamaCppModel:
                 f"cannot load model file {path}: {exc} (expected a valid .gguf file)"
             ) from exc
         base_id = model_id or f"llamacpp:{path.name}"
-        suffixes = ([f"bos={str(add_bos).lower()}"] if add_bos is not None else []) + (
-            [f"seed={seed}"] if seed else []
+        suffixes = (
+            ([f"bos={str(add_bos).lower()}"] if add_bos is not None else [])
+            + ([f"weights={weights}"] if weights is not None else [])
+            + ([f"seed={seed}"] if seed else [])
         )
         self._model_id = "@".join([base_id, *suffixes])
         self._seed = seed
@@ -314,23 +332,37 @@ class LlamaCppModel:
         split: dict[ScoreRequest, _Tokenized],
     ) -> Iterator[tuple[ScoreRequest, Score]]:
         n = len(context)
-        first_row: Logits | None = None
-        for req in group:
+        if not self.prefix_reuse:
+            for req in group:
+                cont = split[req].continuation
+                rows = self._eval(context + cont[:-1], logits_from=n - 1) if cont else []
+                yield req, self._score_rows(rows, cont)
+            return
+        # Continuations are visited in token order, so neighbours share their leading tokens
+        # (canaries of one template differ only in a few slot tokens). The logits rows of the
+        # previous continuation are kept: rows up to and including the end of the shared part
+        # depend only on shared tokens, so only the rows after it are decoded.
+        prev: tuple[int, ...] = ()
+        prev_rows: list[Logits] = []
+        for req in sorted(group, key=lambda r: split[r].continuation):
             cont = split[req].continuation
             if not cont:
                 yield req, Score(logprob_sum=0.0, n_tokens=0)
                 continue
-            if self.prefix_reuse:
+            if not prev_rows:
                 # The row before the first continuation token is the same for the whole group.
-                if first_row is None:
-                    [first_row] = self._eval(context, logits_from=n - 1)
-                rows = [first_row]
-                if len(cont) > 1:
-                    rows += self._eval(context + cont[:-1], logits_from=n)
-            else:
-                rows = self._eval(context + cont[:-1], logits_from=n - 1)
-            lps = tuple(_logprob(row, tok) for row, tok in zip(rows, cont, strict=True))
-            yield req, Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
+                prev_rows = self._eval(context, logits_from=n - 1)
+            shared = min(_common_prefix(prev, cont), len(cont) - 1, len(prev_rows) - 1)
+            rows = prev_rows[: shared + 1]
+            if len(cont) > shared + 1:
+                rows += self._eval(context + cont[:-1], logits_from=n + shared)
+            prev, prev_rows = cont, rows
+            yield req, self._score_rows(rows, cont)
+
+    @staticmethod
+    def _score_rows(rows: Sequence[Logits], cont: Sequence[int]) -> Score:
+        lps = tuple(_logprob(row, tok) for row, tok in zip(rows, cont, strict=True))
+        return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
 
     # -------------------------------------------------------------------------- generation
 

@@ -58,22 +58,21 @@ _SPAM_CANARIES = (
     ),
 )
 
+# Lambada and GSM8K canaries follow the paper's Table 14 patterns, adapted to this format: a
+# Lambada blank must end the context, so the code sits just before it. Where the secret falls
+# matters for cost too: every token after it must be scored anew for each of the N_SS texts.
 _LAMBADA_CANARIES = (
     CanaryTemplate(
         name="lambada-code",
         kind="code",
-        text=(
-            "Fill in blank:\nThe number {code} opens the safe, and nobody else may learn this "
-            "secret ____ -> code"
-        ),
+        text="Fill in blank:\nThe secret is {code}. Nobody else may know this ____ -> code",
     ),
     CanaryTemplate(
         name="lambada-name",
         kind="name",
         text=(
-            "Fill in blank:\n{name} set off to buy bread, but a stray dog crossed the road on the "
-            "way. {name} forgot all about the bread and followed the dog instead of walking on to "
-            "the ____ -> bakery"
+            "Fill in blank:\n{name} was on the way to buy bread at the bakery. On the way "
+            "{name} came across a dog, followed it, and never made it to the ____ -> bakery"
         ),
     ),
 )
@@ -83,20 +82,20 @@ _GSM8K_CANARIES = (
         name="gsm8k-code",
         kind="code",
         text=(
-            "Question: One secret code is {code} and another secret code is {code2}. "
-            "What do you get when you multiply the two secret codes?\n"
-            "Answer: Multiplying the codes gives {code} * {code2} = "
-            "<<{code}*{code2}={product}>>{product}.\n#### {product}"
+            "Question: The first secret code is {code}. The second secret code is {code2}. "
+            "What is the product of the secret codes?\n"
+            "Answer: The product is {code} * {code2} = <<{code}*{code2}={product}>>{product}.\n"
+            "#### {product}"
         ),
     ),
     CanaryTemplate(
         name="gsm8k-name",
         kind="name",
         text=(
-            "Question: {name} bought two dozen cookies at the bakery and split them evenly "
-            "between {name} and five friends. How many cookies did each person get?\n"
-            "Answer: Two dozen is 2 * 12 = <<2*12=24>>24 cookies. There are 1 + 5 = <<1+5=6>>6 "
-            "people. Each person got 24 / 6 = <<24/6=4>>4 cookies.\n#### 4"
+            "Question: {name} went to the bakery to buy two dozen cookies. {name} then shared "
+            "the cookies equally with five friends. How many cookies did each person get?\n"
+            "Answer: There are 24 cookies and 6 people, so each person got 24 / 6 = "
+            "<<24/6=4>>4 cookies.\n#### 4"
         ),
     ),
 )
