@@ -80,7 +80,7 @@ def reencoded_gguf(source: Path, weights: str, *, into: Path | None = None) -> P
             raise UserError(
                 f"option weights: llama.cpp could not convert {source} to {weights} (code {code})"
             )
-        os.replace(tmp, target)
+        tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
