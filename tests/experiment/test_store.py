@@ -39,3 +39,44 @@ def test_resaving_a_unit_replaces_its_messages(tmp_path: Path) -> None:
     store.save("u1", {"unit": "u1"}, [{"t": 3}])
     assert store.messages() == [{"t": 3}]
     store.close()
+
+
+def _exports(run_dir: Path) -> dict[str, str]:
+    names = ("results.jsonl", "transcript.jsonl", "privacy.jsonl")
+    return {n: (run_dir / n).read_text() for n in names if (run_dir / n).exists()}
+
+
+def test_appended_exports_equal_a_full_rewrite(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    store.export()
+    store.save("u1", {"unit": "u1"}, [{"m": 1}, {"m": 2}])
+    store.export_unit("u1")
+    store.save("a1", {"unit": "a1"}, [{"m": 3}], kind="audit", extra_rows=[{"rank": 4}])
+    store.export_unit("a1")
+    store.save("u2", {"unit": "u2"}, [])
+    store.export_unit("u2")
+    appended = _exports(tmp_path)
+    store.export()
+    assert _exports(tmp_path) == appended
+    assert appended["privacy.jsonl"] == '{"rank": 4}\n'
+    with pytest.raises(KeyError):
+        store.export_unit("never saved")
+    store.close()
+
+
+def test_a_crash_between_commit_and_append_is_repaired_by_the_next_export(
+    tmp_path: Path,
+) -> None:
+    store = ResultsStore(tmp_path)
+    store.save("u1", {"unit": "u1"}, [{"m": 1}])
+    store.export_unit("u1")
+    store.save("u2", {"unit": "u2"}, [{"m": 2}])  # committed, then the process died
+    with (tmp_path / "results.jsonl").open("a") as fh:
+        fh.write('{"unit": "u2", "acc')  # and a half-written line
+    store.close()
+    resumed = ResultsStore(tmp_path)
+    resumed.export()  # what a resumed run does first
+    rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [r["unit"] for r in rows] == ["u1", "u2"]
+    assert not (tmp_path / "privacy.jsonl").exists()
+    resumed.close()

@@ -99,6 +99,7 @@ def run_audit(config: ExperimentConfig, console: Console) -> list[dict[str, Any]
         keys = audit_keys(config, bench)
         done = store.done("audit")
         todo = [(k, t) for k, t in keys if f"audit/{k}/{t.name}" not in done]
+        store.export()  # in step with the store before units are appended
         console.print(
             f"run directory: {config.run_dir}; "
             f"{len(keys) - len(todo)} of {len(keys)} audit runs done"
@@ -116,11 +117,11 @@ def run_audit(config: ExperimentConfig, console: Console) -> list[dict[str, Any]
                     bar, description=f"{key.task} {template.name} {key.method} run {key.seed}"
                 )
                 row, messages = audit_unit(config, bench, key, template)
-                store.save(
-                    f"audit/{key}/{template.name}", row, messages, kind="audit", extra_rows=[row]
-                )
-                store.export()
+                unit = f"audit/{key}/{template.name}"
+                store.save(unit, row, messages, kind="audit", extra_rows=[row])
+                store.export_unit(unit)
                 progress.advance(bar)
+        store.export()
         rows = store.extra_rows("audit")
     finally:
         store.close()

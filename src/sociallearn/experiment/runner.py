@@ -103,6 +103,7 @@ def run_experiment(
         write_manifest(config, store)
         done = store.done()
         todo = [u for u in all_units if str(u) not in done]
+        store.export()  # in step with the store before units are appended
         reporter.start(len(all_units), len(all_units) - len(todo))
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
         preflight(config, bench, todo)
@@ -113,7 +114,7 @@ def run_experiment(
             reporter.unit_started(key, n_items)
             outcome = run_unit(config, bench, key, progress=reporter.items_done)
             store.save(str(key), outcome.row, outcome.messages)
-            store.export()
+            store.export_unit(str(key))
             reporter.unit_finished(key, outcome.row)
         store.export()
         rows = store.rows()

@@ -1,8 +1,10 @@
 """The results store: SQLite in the run directory, one transaction per finished unit.
 
 A unit's result row and its transcript are written together, so a crash at any moment leaves
-either the whole unit or none of it; a rerun skips finished units. ``results.jsonl`` and
-``transcript.jsonl`` are exports of the store, rewritten after every unit.
+either the whole unit or none of it; a rerun skips finished units. ``results.jsonl``,
+``transcript.jsonl`` and ``privacy.jsonl`` are exports of the store: each finished unit is
+appended to them, and they are rewritten whole when a run starts and ends, which also repairs
+them after a crash between a unit's commit and its append.
 """
 
 from __future__ import annotations
@@ -115,6 +117,22 @@ class ResultsStore:
         privacy = self.extra_rows("audit")
         if privacy:
             _write_jsonl(self.run_dir / "privacy.jsonl", privacy)
+        else:
+            (self.run_dir / "privacy.jsonl").unlink(missing_ok=True)
+
+    def export_unit(self, key: str) -> None:
+        """Append one saved unit to the JSONL exports: constant cost per unit, unlike ``export``."""
+        found = self._db.execute("SELECT kind, row FROM units WHERE key=?", (key,)).fetchone()
+        if found is None:
+            raise KeyError(key)
+        kind, payload = found[0], json.loads(found[1])
+        if kind == "result":
+            _append_jsonl(self.run_dir / "results.jsonl", [payload["row"]])
+        query = "SELECT row FROM messages WHERE unit=? ORDER BY seq"
+        messages = [json.loads(text) for (text,) in self._db.execute(query, (key,))]
+        _append_jsonl(self.run_dir / "transcript.jsonl", messages)
+        if kind == "audit":
+            _append_jsonl(self.run_dir / "privacy.jsonl", payload["extra"])
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -123,3 +141,9 @@ def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(path)
+
+
+def _append_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")

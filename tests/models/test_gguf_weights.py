@@ -1,0 +1,53 @@
+"""Re-encoding the embedded GGUF's weights: made once, cached, loadable, same model to rounding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sociallearn.errors import UserError
+from sociallearn.models.base import ScoreRequest
+from sociallearn.models.gguf_weights import CACHE_ENV, cache_dir, reencoded_gguf
+
+pytestmark = pytest.mark.embedded
+
+
+def test_unknown_weight_type_is_one_clear_error(embedded_gguf: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"option weights: expected one of f32, f16, q8_0"):
+        reencoded_gguf(embedded_gguf, "q3_k", into=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cache_dir_follows_the_environment(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    assert cache_dir() == tmp_path
+
+
+def test_q8_copy_is_made_once_and_scores_like_the_original(
+    embedded_gguf: Path, embedded_model: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from sociallearn.models.llamacpp import LlamaCppModel
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    first = reencoded_gguf(embedded_gguf, "q8_0")
+    assert first.parent == tmp_path / "models" and first.stat().st_size > 0
+    mtime = first.stat().st_mtime_ns
+    assert reencoded_gguf(embedded_gguf, "q8_0") == first  # reused, not converted again
+    assert first.stat().st_mtime_ns == mtime
+    assert not list(first.parent.glob("*.part"))
+
+    model = LlamaCppModel.from_spec("smollm2", weights="q8_0", n_ctx=256, n_threads=1)
+    try:
+        assert model.model_id.endswith("@weights=q8_0")
+        request = ScoreRequest("The capital of France is", " Paris, a city on the Seine.")
+        [copy] = model.score([request])
+    finally:
+        model.close()
+    [original] = embedded_model.score([request])
+    # Same weights to quantisation rounding: close per token, not identical.
+    assert copy.n_tokens == original.n_tokens
+    assert np.allclose(copy.token_logprobs, original.token_logprobs, atol=0.5)
+    assert abs(copy.mean_logprob - original.mean_logprob) < 0.2
