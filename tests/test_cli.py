@@ -41,6 +41,12 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
             "smallest teacher silo",
         ),
         (["--answer-mode", "vote"], "answer_mode"),
+        (["--model-option", "weights"], "--model-option: expected KEY=VALUE, got 'weights'"),
+        (
+            ["--model", "fake", "--model-option", "weights=f32"],
+            "'weights' is not an option of model provider 'fake'",
+        ),
+        (["--model-option", "weights=q3"], "option weights: expected one of f32, f16, q8_0"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], expected: str) -> None:

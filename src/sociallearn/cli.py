@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from sociallearn.errors import SocialLearnError, UserError
+
+if TYPE_CHECKING:
+    from sociallearn.experiment.config import ExperimentConfig
 
 app = typer.Typer(
     help="Social learning among LLMs: teachers teach a student in natural language.",
@@ -46,6 +49,32 @@ DataDirOpt = Annotated[
     typer.Option("--data-dir", help="folder with the datasets", envvar="SOCIALLEARN_DATA_DIR"),
 ]
 ModeOpt = Annotated[str | None, typer.Option("--answer-mode", help="generate or score")]
+ModelOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model-option",
+        "-O",
+        help="a model option KEY=VALUE, added to model_options (repeatable), e.g. weights=f32",
+    ),
+]
+AuditConfigArg = Annotated[
+    Path | None, typer.Argument(help="experiment YAML (default: the paper's canary audit preset)")
+]
+
+
+def _model_options(cfg: ExperimentConfig, pairs: list[str] | None) -> ExperimentConfig:
+    """``cfg`` with ``KEY=VALUE`` pairs merged into its model options (values read as YAML)."""
+    if not pairs:
+        return cfg
+    import yaml
+
+    extra: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--model-option: expected KEY=VALUE, got {pair!r}")
+        extra[key.strip()] = yaml.safe_load(value) if value else ""
+    return cfg.model_copy(update={"model_options": {**cfg.model_options, **extra}})
 
 
 def _overrides(**kwargs: Any) -> dict[str, Any]:
@@ -78,6 +107,7 @@ def run(
     method: MethodOpt = None,
     data_dir: DataDirOpt = None,
     answer_mode: ModeOpt = None,
+    model_option: ModelOptionOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="list the units and model calls, run nothing")
     ] = False,
@@ -102,6 +132,7 @@ def run(
                 answer_mode=answer_mode,
             ),
         )
+        cfg = _model_options(cfg, model_option)
         if dry_run:
             from sociallearn.experiment.plan import print_plan
 
@@ -154,7 +185,7 @@ def report(
 
 @app.command()
 def audit(
-    config: ConfigArg = None,
+    config: AuditConfigArg = None,
     model: ModelOpt = None,
     task: TaskOpt = None,
     runs: Annotated[int | None, typer.Option("--runs", help="T_SS: independent runs")] = None,
@@ -163,6 +194,7 @@ def audit(
     ] = None,
     out: OutOpt = None,
     data_dir: DataDirOpt = None,
+    model_option: ModelOptionOpt = None,
 ) -> None:
     """Plant canaries in the teachers' silos, teach, and measure what the student memorised."""
     try:
@@ -173,6 +205,7 @@ def audit(
             config or Path(__file__).parent / "presets" / "audit.yaml",
             _overrides(model=model, tasks=task, out=out, data_dir=data_dir),
         )
+        cfg = _model_options(cfg, model_option)
         if runs or references:
             audit_cfg = cfg.audit.model_copy(
                 update={k: v for k, v in {"runs": runs, "n_references": references}.items() if v}
