@@ -51,6 +51,10 @@ def test_fingerprint_ignores_output_location_and_grid_axes() -> None:
     # ... a setting that changes results does not.
     assert a.fingerprint() != ExperimentConfig(limit=5).fingerprint()
     assert a.fingerprint() != ExperimentConfig(model="fake").fingerprint()
+    # Speed-only model options may change between a run and its resumption.
+    threads = ExperimentConfig(model_options={"n_threads": 2, "verbose": True})
+    assert a.fingerprint() == threads.fingerprint()
+    assert a.fingerprint() != ExperimentConfig(model_options={"weights": "f32"}).fingerprint()
 
 
 def test_units_expand_the_grid() -> None:

@@ -223,3 +223,21 @@ def test_count_tokens_and_n_ctx(embedded_model: Any) -> None:
     assert embedded_model.n_ctx == 1024
     assert embedded_model.count_tokens("") == 0
     assert 0 < embedded_model.count_tokens("Hello world") <= 3
+
+
+def test_thread_count_does_not_change_results() -> None:
+    """Why ``n_threads`` is left out of the run fingerprint: 1 and 2 threads agree bit for bit."""
+    from sociallearn.models.llamacpp import LlamaCppModel
+
+    requests = [ScoreRequest(SHOTS + "Text: Call now to win cash\nClass:", " spam")]
+    params = GenerationParams(max_tokens=12, temperature=0.8, seed=3)
+    outputs = []
+    for threads in (1, 2):
+        # Fresh instances: both evaluate the same batches from an empty KV cache.
+        model = LlamaCppModel.from_spec("smollm2", n_ctx=512, n_threads=threads)
+        try:
+            samples = model.generate([SHOTS + "Text:"] * 2, params)
+            outputs.append((model.score(requests), [c.text for c in samples]))
+        finally:
+            model.close()
+    assert outputs[0] == outputs[1]

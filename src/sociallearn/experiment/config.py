@@ -60,6 +60,9 @@ class AuditConfig(_Strict):
     n: int = Field(8, ge=1, description="examples taught in each audit run")
 
 
+_RESULT_NEUTRAL_OPTIONS = ("n_threads", "verbose")
+
+
 class ExperimentConfig(_Strict):
     """A grid of tasks × methods × n × aggregators × seeds, and how to run it."""
 
@@ -124,7 +127,8 @@ class ExperimentConfig(_Strict):
         Where results are written, and the grid axes (which units exist: tasks, methods, n,
         aggregators, seeds, audit runs), are left out: a unit's result depends only on these
         settings and its own key, so a grid can be extended in place (more seeds, more audit
-        runs) while a changed setting (model, limit, temperature, ...) is refused.
+        runs) while a changed setting (model, limit, temperature, ...) is refused. Model
+        options that only change speed or logging (``n_threads``, ``verbose``) are left out too.
         """
         data = self.model_dump(
             mode="json",
@@ -132,6 +136,10 @@ class ExperimentConfig(_Strict):
         )
         for axis in ("runs", "methods", "templates"):
             data["audit"].pop(axis, None)
+        # Options that change speed or logging, not results: llama.cpp gives bit-identical
+        # scores and samples for 1 and 2 threads (tested), so a run may resume on more cores.
+        for option in _RESULT_NEUTRAL_OPTIONS:
+            data["model_options"].pop(option, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
