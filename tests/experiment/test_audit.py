@@ -40,3 +40,20 @@ def test_audit_writes_privacy_rows_and_baseline_memorises(tmp_path: Path) -> Non
     assert sorted(json.dumps(r, sort_keys=True) for r in again) == sorted(
         json.dumps(r, sort_keys=True) for r in rows
     )
+
+
+def test_audit_units_run_by_run_so_a_partial_audit_is_balanced(tmp_path: Path) -> None:
+    from sociallearn.experiment.audit import audit_keys
+    from sociallearn.experiment.workbench import Workbench
+
+    cfg = ExperimentConfig.model_validate(
+        {"tasks": ["sms_spam"], "model": "fake", "out": tmp_path, "audit": {"runs": 3}}
+    )
+    keys = audit_keys(cfg, Workbench(cfg, None))
+    cells = {(k.method, t.name) for k, t in keys}
+    assert len(cells) == 4 and len(keys) == 12
+    # Every cell gets run r before any cell gets run r + 1.
+    for r in range(3):
+        block = keys[4 * r : 4 * r + 4]
+        assert {k.seed for k, _ in block} == {r}
+        assert {(k.method, t.name) for k, t in block} == cells
