@@ -66,15 +66,10 @@ def test_score_matches_hand_computation(
     assert score.logprob_sum == pytest.approx(sum(expected), abs=1e-3)
 
 
-def test_prefix_reuse_agrees_with_full_evaluation(embedded_model: Any) -> None:
+def _compare_with_naive(embedded_model: Any, reqs: list[ScoreRequest]) -> tuple[Any, int, int]:
+    """Score with reuse and naively; check they agree; return (scores, work, naive work)."""
     from sociallearn.models.llamacpp import LlamaCppModel
 
-    queries = ["Free entry to win a car", "Can you pick up milk?", "URGENT: account locked"]
-    options = [" spam", " not spam", " definitely not spam at all"]
-    reqs = [ScoreRequest(SHOTS + f"Text: {q}\nClass:", o) for q in queries for o in options] + [
-        ScoreRequest("Unrelated context", " here"),
-        ScoreRequest("Unrelated context", ""),
-    ]
     naive = LlamaCppModel.from_spec("smollm2", n_ctx=1024, n_threads=1, prefix_reuse=False)
     try:
         without = naive.score(reqs)
@@ -83,10 +78,20 @@ def test_prefix_reuse_agrees_with_full_evaluation(embedded_model: Any) -> None:
         naive.close()
     before = embedded_model.decoded_tokens
     with_reuse = embedded_model.score(reqs)
-    reuse_work = embedded_model.decoded_tokens - before
     for a, b in zip(with_reuse, without, strict=True):
         assert a.n_tokens == b.n_tokens
         assert np.allclose(a.token_logprobs, b.token_logprobs, atol=1e-3)
+    return with_reuse, embedded_model.decoded_tokens - before, naive_work
+
+
+def test_prefix_reuse_agrees_with_full_evaluation(embedded_model: Any) -> None:
+    queries = ["Free entry to win a car", "Can you pick up milk?", "URGENT: account locked"]
+    options = [" spam", " not spam", " definitely not spam at all"]
+    reqs = [ScoreRequest(SHOTS + f"Text: {q}\nClass:", o) for q in queries for o in options] + [
+        ScoreRequest("Unrelated context", " here"),
+        ScoreRequest("Unrelated context", ""),
+    ]
+    with_reuse, reuse_work, naive_work = _compare_with_naive(embedded_model, reqs)
     assert with_reuse[-1].n_tokens == 0
     # Reuse must actually skip the shared prefix, not merely agree.
     assert reuse_work < naive_work / 3
@@ -94,29 +99,17 @@ def test_prefix_reuse_agrees_with_full_evaluation(embedded_model: Any) -> None:
 
 def test_shared_continuation_prefixes_are_decoded_once(embedded_model: Any) -> None:
     """Canary-like continuations that differ in a few tokens: same scores, far fewer decodes."""
-    from sociallearn.models.llamacpp import LlamaCppModel
-
     tail = " opens the safe, and nobody else may learn this number"
     conts = [f" The code {c}{tail}" for c in ("4821", "4829", "1177", "4821")]
     # One continuation is a proper prefix of another; one is empty.
     conts += [" The code", " The code 4821", ""]
     reqs = [ScoreRequest(SHOTS, c) for c in conts]
-    naive = LlamaCppModel.from_spec("smollm2", n_ctx=1024, n_threads=1, prefix_reuse=False)
-    try:
-        without = naive.score(reqs)
-    finally:
-        naive.close()
     embedded_model.score([ScoreRequest(SHOTS, "")])  # the context itself is not under test
-    before = embedded_model.decoded_tokens
-    with_reuse = embedded_model.score(reqs)
-    work = embedded_model.decoded_tokens - before
-    for a, b in zip(with_reuse, without, strict=True):
-        assert a.n_tokens == b.n_tokens
-        assert np.allclose(a.token_logprobs, b.token_logprobs, atol=1e-3)
+    with_reuse, work, _ = _compare_with_naive(embedded_model, reqs)
     assert with_reuse[0] == with_reuse[3]
     assert with_reuse[-1].n_tokens == 0
     # The tail after each code is decoded per distinct code; the shared " The code" is not.
-    total = sum(s.n_tokens for s in without)
+    total = sum(s.n_tokens for s in with_reuse)
     assert work < total * 0.6
 
 
