@@ -195,10 +195,14 @@ def audit(
     out: OutOpt = None,
     data_dir: DataDirOpt = None,
     model_option: ModelOptionOpt = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="K/N: run every N-th unit (N processes share one --out)"),
+    ] = None,
 ) -> None:
     """Plant canaries in the teachers' silos, teach, and measure what the student memorised."""
     try:
-        from sociallearn.experiment.audit import run_audit
+        from sociallearn.experiment.audit import parse_shard, run_audit
         from sociallearn.experiment.config import load_config
 
         cfg = load_config(
@@ -211,7 +215,7 @@ def audit(
                 update={k: v for k, v in {"runs": runs, "n_references": references}.items() if v}
             )
             cfg = cfg.model_copy(update={"audit": audit_cfg})
-        run_audit(cfg, console)
+        run_audit(cfg, console, parse_shard(shard) if shard else (1, 1))
         _write_report(cfg.run_dir)
     except SocialLearnError as error:
         _fail(error)

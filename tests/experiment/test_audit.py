@@ -57,3 +57,41 @@ def test_audit_units_run_by_run_so_a_partial_audit_is_balanced(tmp_path: Path) -
         block = keys[4 * r : 4 * r + 4]
         assert {k.seed for k, _ in block} == {r}
         assert {(k.method, t.name) for k, t in block} == cells
+
+
+def test_shards_share_a_directory_and_together_run_every_unit_once(tmp_path: Path) -> None:
+    import pytest
+
+    from sociallearn.errors import UserError
+    from sociallearn.experiment.audit import parse_shard
+
+    def config(out: Path) -> ExperimentConfig:
+        return ExperimentConfig.model_validate(
+            {
+                "tasks": ["sms_spam"],
+                "model": "fake",
+                "teachers": 3,
+                "silo_size": 12,
+                "heldout": 0,
+                "out": out,
+                "synthesis": {"constrained": False},
+                "audit": {"n_references": 20, "runs": 3, "n": 2},
+            }
+        )
+
+    console = Console(file=(tmp_path / "out.txt").open("w"), width=200)
+    whole = run_audit(config(tmp_path / "whole"), console)
+    first = run_audit(config(tmp_path / "shared"), console, shard=(1, 2))
+    assert len(first) == 6  # 12 units, every other one
+    both = run_audit(config(tmp_path / "shared"), console, shard=(2, 2))
+
+    def key(rows: list[dict[str, object]]) -> list[str]:
+        return sorted(json.dumps(r, sort_keys=True) for r in rows)
+
+    assert key(both) == key(whole)
+    exported = (tmp_path / "shared" / "privacy.jsonl").read_text().splitlines()
+    assert key([json.loads(line) for line in exported]) == key(whole)
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/2", "3/2", "1", "a/b", "1/0"):
+        with pytest.raises(UserError, match="--shard: expected K/N"):
+            parse_shard(bad)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sociallearn.errors import ConfigError
+from sociallearn.errors import ConfigError, UserError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import open_store, write_manifest
 from sociallearn.experiment.unit import build_classroom, teach
@@ -90,19 +90,37 @@ def audit_keys(config: ExperimentConfig, bench: Workbench) -> list[tuple[UnitKey
     return keys
 
 
-def run_audit(config: ExperimentConfig, console: Console) -> list[dict[str, Any]]:
-    """Run (or resume) every audit unit, print the summary table, write privacy.jsonl."""
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 1 <= K <= N; anything else is one clear error."""
+    k, sep, n = text.partition("/")
+    if sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n):
+        return int(k), int(n)
+    raise UserError(f"--shard: expected K/N with 1 <= K <= N (e.g. 1/2), got {text!r}")
+
+
+def run_audit(
+    config: ExperimentConfig, console: Console, shard: tuple[int, int] = (1, 1)
+) -> list[dict[str, Any]]:
+    """Run (or resume) every audit unit, print the summary table, write privacy.jsonl.
+
+    ``shard=(k, n)`` runs only every n-th unit, starting at the k-th: n processes with shards
+    1/n .. n/n share one run directory (the store takes one transaction per unit) and together
+    run every unit once, on n cores.
+    """
+    part, parts = shard
     store = open_store(config)
     try:
         write_manifest(config, store)
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
         keys = audit_keys(config, bench)
         done = store.done("audit")
-        todo = [(k, t) for k, t in keys if f"audit/{k}/{t.name}" not in done]
+        mine = keys[part - 1 :: parts]
+        todo = [(k, t) for k, t in mine if f"audit/{k}/{t.name}" not in done]
         store.export()  # in step with the store before units are appended
+        share = f" (shard {part}/{parts}: {len(mine)} of them)" if parts > 1 else ""
         console.print(
             f"run directory: {config.run_dir}; "
-            f"{len(keys) - len(todo)} of {len(keys)} audit runs done"
+            f"{len(keys) - len(todo)} of {len(keys)} audit runs done{share}"
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -111,7 +129,7 @@ def run_audit(config: ExperimentConfig, console: Console) -> list[dict[str, Any]
             TimeRemainingColumn(),
             console=console,
         ) as progress:
-            bar = progress.add_task("canary runs", total=len(keys), completed=len(keys) - len(todo))
+            bar = progress.add_task("canary runs", total=len(mine), completed=len(mine) - len(todo))
             for key, template in todo:
                 progress.update(
                     bar, description=f"{key.task} {template.name} {key.method} run {key.seed}"
@@ -119,7 +137,9 @@ def run_audit(config: ExperimentConfig, console: Console) -> list[dict[str, Any]
                 row, messages = audit_unit(config, bench, key, template)
                 unit = f"audit/{key}/{template.name}"
                 store.save(unit, row, messages, kind="audit", extra_rows=[row])
-                store.export_unit(unit)
+                if parts == 1:
+                    # Workers sharing a directory could interleave appends; they export at the end.
+                    store.export_unit(unit)
                 progress.advance(bar)
         store.export()
         rows = store.extra_rows("audit")

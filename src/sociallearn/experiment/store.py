@@ -51,12 +51,12 @@ class ResultsStore:
 
     def claim(self, fingerprint: str, config_yaml: str) -> None:
         """Bind the directory to one config; a different config is refused, not mixed in."""
+        with self._transaction() as db:
+            # OR IGNORE: workers sharing a directory may claim it at the same moment.
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('config', ?)", (config_yaml,))
         row = self._db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-        if row is None:
-            with self._transaction() as db:
-                db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
-                db.execute("INSERT INTO meta VALUES ('config', ?)", (config_yaml,))
-        elif row[0] != fingerprint:
+        if row[0] != fingerprint:
             raise ConfigError(
                 f"{self.run_dir}: this run directory holds results of a different configuration "
                 f"(fingerprint {row[0]}, yours {fingerprint}); use --out for a new directory "
