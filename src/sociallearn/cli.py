@@ -197,7 +197,7 @@ def audit(
     model_option: ModelOptionOpt = None,
     shard: Annotated[
         str | None,
-        typer.Option("--shard", help="K/N: run every N-th unit (N processes share one --out)"),
+        typer.Option("--shard", help="K/N: run the K-th of N shares (N processes, one --out)"),
     ] = None,
 ) -> None:
     """Plant canaries in the teachers' silos, teach, and measure what the student memorised."""

@@ -98,12 +98,23 @@ def parse_shard(text: str) -> tuple[int, int]:
     raise UserError(f"--shard: expected K/N with 1 <= K <= N (e.g. 1/2), got {text!r}")
 
 
+def _snake(index: int, parts: int) -> int:
+    """Shard of the index-th unit: 0, 1, .., n-1, then n-1, .., 0, and so on.
+
+    Within a run, synthetic units (teaching plus scoring) alternate with cheaper baseline units;
+    dealing them out back and forth gives every shard a similar mix, where every n-th would
+    give one shard all the synthetic ones.
+    """
+    block, position = divmod(index, parts)
+    return position if block % 2 == 0 else parts - 1 - position
+
+
 def run_audit(
     config: ExperimentConfig, console: Console, shard: tuple[int, int] = (1, 1)
 ) -> list[dict[str, Any]]:
     """Run (or resume) every audit unit, print the summary table, write privacy.jsonl.
 
-    ``shard=(k, n)`` runs only every n-th unit, starting at the k-th: n processes with shards
+    ``shard=(k, n)`` runs the k-th of n disjoint shares of the units: n processes with shards
     1/n .. n/n share one run directory (the store takes one transaction per unit) and together
     run every unit once, on n cores.
     """
@@ -114,7 +125,7 @@ def run_audit(
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
         keys = audit_keys(config, bench)
         done = store.done("audit")
-        mine = keys[part - 1 :: parts]
+        mine = [key for i, key in enumerate(keys) if _snake(i, parts) == part - 1]
         todo = [(k, t) for k, t in mine if f"audit/{k}/{t.name}" not in done]
         store.export()  # in step with the store before units are appended
         share = f" (shard {part}/{parts}: {len(mine)} of them)" if parts > 1 else ""
