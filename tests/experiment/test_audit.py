@@ -86,6 +86,9 @@ def test_shards_share_a_directory_and_together_run_every_unit_once(tmp_path: Pat
     # Each run's synthetic units are dealt to both shards, not all to one.
     assert sorted(r["method"] for r in first) == sorted(r["method"] for r in whole)[::2]
     both = run_audit(config(tmp_path / "shared"), console, shard=(2, 2))
+    console.file.flush()
+    printed = (tmp_path / "out.txt").read_text()
+    assert "6 of 12 audit runs done; shard 2/2: 6 of its 6 to do" in printed
 
     def key(rows: list[dict[str, object]]) -> list[str]:
         return sorted(json.dumps(r, sort_keys=True) for r in rows)

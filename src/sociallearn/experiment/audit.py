@@ -128,10 +128,10 @@ def run_audit(
         mine = [key for i, key in enumerate(keys) if _snake(i, parts) == part - 1]
         todo = [(k, t) for k, t in mine if f"audit/{k}/{t.name}" not in done]
         store.export()  # in step with the store before units are appended
-        share = f" (shard {part}/{parts}: {len(mine)} of them)" if parts > 1 else ""
+        n_done = sum(f"audit/{k}/{t.name}" in done for k, t in keys)
+        share = f"; shard {part}/{parts}: {len(todo)} of its {len(mine)} to do" if parts > 1 else ""
         console.print(
-            f"run directory: {config.run_dir}; "
-            f"{len(keys) - len(todo)} of {len(keys)} audit runs done{share}"
+            f"run directory: {config.run_dir}; {n_done} of {len(keys)} audit runs done{share}"
         )
         with Progress(
             TextColumn("[bold]{task.description}"),
