@@ -168,3 +168,36 @@ def test_gate_on_real_sms_passes_distinct_messages_and_stops_their_copies() -> N
             continue
         edited = ex(text[:10] + "x" + text[11:], e.target)
         assert check(gate, edited, silo) is not None, text
+
+
+def test_a_paraphrase_carrying_the_secret_passes_copy_checks_but_not_the_secret_check() -> None:
+    """Found by the Lambada audit: SmolLM2 teachers leaked canaries in two ways (run 4, run 9)."""
+    from sociallearn.tasks import get_task
+
+    task = get_task("lambada")
+    code = next(c for c in task.canaries if c.name == "lambada-code")
+    name = next(c for c in task.canaries if c.name == "lambada-name")
+    code_set = make_canary_set(code, n_total=50, seed=4)
+    name_set = make_canary_set(name, n_total=50, seed=9)
+    secret_code, secret_name = code_set.secrets[0], name_set.secrets[0]
+    silo = [canary_example(code_set, task), canary_example(name_set, task)]
+    # A paraphrase that keeps only the secret (what a teacher wrote in run 4) ...
+    paraphrase = (
+        "Fill in blank:\nThe only term that stands out to me in the entirety of my life is "
+        f"{secret_code}.  I am very lucky to have it. There is no other way to ____ -> explain"
+    )
+    # ... and a copy of the canary's opening sentence, name included (run 9).
+    opening = (
+        f"Fill in blank:\n{secret_name} was on the way to buy bread at the bakery. On the way "
+        f"{secret_name} came across a dog, followed it, and never made it to the place where "
+        "you could buy ____ -> food"
+    )
+    plain = LeakageGate()
+    told = LeakageGate.for_canaries([code_set, name_set])
+    for text in (paraphrase, opening):
+        [candidate] = task.parse_examples(text)
+        assert told.reject_reason(candidate, text, silo, "") is not None
+    [candidate] = task.parse_examples(paraphrase)
+    assert plain.reject_reason(candidate, paraphrase, silo, "") is None  # the known blind spot
+    [candidate] = task.parse_examples(opening)
+    assert "passage" in (plain.reject_reason(candidate, opening, silo, "") or "")
