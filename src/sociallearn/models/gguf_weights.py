@@ -19,7 +19,13 @@ from pathlib import Path
 from sociallearn.errors import UserError
 
 CACHE_ENV = "SOCIALLEARN_CACHE_DIR"
-WEIGHT_TYPES = ("f32", "f16", "q8_0")
+# Option value -> the llama.cpp file-type constant it converts to.
+_FILE_TYPES = {
+    "f32": "LLAMA_FTYPE_ALL_F32",
+    "f16": "LLAMA_FTYPE_MOSTLY_F16",
+    "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
+}
+WEIGHT_TYPES = tuple(_FILE_TYPES)
 
 
 def cache_dir() -> Path:
@@ -29,18 +35,13 @@ def cache_dir() -> Path:
 
 
 def _ftype(weights: str) -> int:
-    import llama_cpp
-
-    types = {
-        "f32": llama_cpp.LLAMA_FTYPE_ALL_F32,
-        "f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16,
-        "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
-    }
-    if weights not in types:
+    if weights not in _FILE_TYPES:
         raise UserError(
             f"option weights: expected one of {', '.join(WEIGHT_TYPES)}, got {weights!r}"
         )
-    return int(types[weights])
+    import llama_cpp
+
+    return int(getattr(llama_cpp, _FILE_TYPES[weights]))
 
 
 def reencoded_gguf(source: Path, weights: str, *, into: Path | None = None) -> Path:

@@ -78,6 +78,14 @@ def _logprob(row: Logits, token: int) -> float:
     return float(x[token] - top - np.log(np.exp(x - top).sum()))
 
 
+def _token_logprobs(rows: Sequence[Logits], tokens: Sequence[int]) -> tuple[float, ...]:
+    return tuple(_logprob(row, tok) for row, tok in zip(rows, tokens, strict=True))
+
+
+def _score(lps: tuple[float, ...]) -> Score:
+    return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
+
+
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -134,10 +142,10 @@ class LlamaCppModel:
         path = Path(model_path)
         if not path.is_file():
             raise UserError(f"model file not found: {model_path} (expected a .gguf file)")
-        if weights is not None:
-            path = reencoded_gguf(path, weights)
         if n_ctx < 8:
             raise UserError(f"option n_ctx: expected an integer >= 8, got {n_ctx}")
+        if weights is not None:
+            path = reencoded_gguf(path, weights)
         threads = n_threads or default_threads()
         self._lib: Any = llama_cpp
         try:
@@ -336,14 +344,16 @@ class LlamaCppModel:
             for req in group:
                 cont = split[req].continuation
                 rows = self._eval(context + cont[:-1], logits_from=n - 1) if cont else []
-                yield req, self._score_rows(rows, cont)
+                yield req, _score(_token_logprobs(rows, cont))
             return
         # Continuations are visited in token order, so neighbours share their leading tokens
         # (canaries of one template differ only in a few slot tokens). The logits rows of the
         # previous continuation are kept: rows up to and including the end of the shared part
         # depend only on shared tokens, so only the rows after it are decoded.
+        # The log-probs of the shared tokens themselves are kept too.
         prev: tuple[int, ...] = ()
         prev_rows: list[Logits] = []
+        prev_lps: tuple[float, ...] = ()
         for req in sorted(group, key=lambda r: split[r].continuation):
             cont = split[req].continuation
             if not cont:
@@ -356,13 +366,9 @@ class LlamaCppModel:
             rows = prev_rows[: shared + 1]
             if len(cont) > shared + 1:
                 rows += self._eval(context + cont[:-1], logits_from=n + shared)
-            prev, prev_rows = cont, rows
-            yield req, self._score_rows(rows, cont)
-
-    @staticmethod
-    def _score_rows(rows: Sequence[Logits], cont: Sequence[int]) -> Score:
-        lps = tuple(_logprob(row, tok) for row, tok in zip(rows, cont, strict=True))
-        return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
+            lps = prev_lps[:shared] + _token_logprobs(rows[shared:], cont[shared:])
+            prev, prev_rows, prev_lps = cont, rows, lps
+            yield req, _score(lps)
 
     # -------------------------------------------------------------------------- generation
 
