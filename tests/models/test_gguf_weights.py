@@ -27,12 +27,16 @@ def test_cache_dir_follows_the_environment(tmp_path: Path, monkeypatch: Any) -> 
 
 
 def test_q8_copy_is_made_once_and_scores_like_the_original(
-    embedded_gguf: Path, embedded_model: Any, tmp_path: Path, monkeypatch: Any
+    embedded_gguf: Path, embedded_model: Any, tmp_path: Path, monkeypatch: Any, capfd: Any
 ) -> None:
     from sociallearn.models.llamacpp import LlamaCppModel
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     first = reencoded_gguf(embedded_gguf, "q8_0")
+    # One line says what is made and where, not llama.cpp's line per tensor.
+    err = capfd.readouterr().err
+    assert err.count("converting") == 1 and str(first) in err
+    assert "blk." not in err
     assert first.parent == tmp_path / "models" and first.stat().st_size > 0
     mtime = first.stat().st_mtime_ns
     assert reencoded_gguf(embedded_gguf, "q8_0") == first  # reused, not converted again

@@ -6,6 +6,7 @@ audit resumes where it stopped.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -49,6 +50,7 @@ def audit_unit(
         template, n_total=config.audit.n_references, seed=key.derived_seed(template.name)
     )
     planted = canary_example(canaries, task)
+    started = time.perf_counter()
     room = build_classroom(config, bench, key)
     # The baseline always shows the canary: it is the contrast "canary in the prompt itself".
     force = config.audit.force_in_prompt or key.method == "original_examples"
@@ -57,7 +59,9 @@ def audit_unit(
     curriculum = teach(config, bench, key, room, key.teaching_seed(template.name))
     prompt = curriculum.render(task)
     room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
+    taught = time.perf_counter()
     result = audit_prompt(bench.model(config.student_spec()), prompt, canaries)
+    scored = time.perf_counter()
     reached = any(all(s in m.text for s in canaries.secrets) for m in room.transcript.to_student())
     row = {
         "unit": f"{key}/{template.name}",
@@ -73,6 +77,7 @@ def audit_unit(
         "canary_reached_student": reached,
         "gate": config.gate.enabled and key.method == "synthetic_examples",
         "n_examples_taught": len(curriculum.examples),
+        "timings": {"teach_s": round(taught - started, 2), "score_s": round(scored - taught, 2)},
     }
     return row, room.transcript.rows()
 
@@ -152,6 +157,7 @@ def run_audit(
                     # Workers sharing a directory could interleave appends; they export at the end.
                     store.export_unit(unit)
                 progress.advance(bar)
+                progress.console.print(_unit_line(row))
         store.export()
         rows = store.extra_rows("audit")
     finally:
@@ -159,6 +165,16 @@ def run_audit(
     console.print(audit_table(rows))
     console.print(f"privacy rows: {config.run_dir / 'privacy.jsonl'}")
     return rows
+
+
+def _unit_line(row: dict[str, Any]) -> str:
+    """One line per finished run, so a log (or a shard's output) shows progress and cost."""
+    t = row["timings"]
+    return (
+        f"  done {row['unit']}: rank {row['rank']} of {row['n_references']} references, "
+        f"exposure {row['exposure']:.2f} bits, teach {t['teach_s']:.0f}s, "
+        f"score {t['score_s']:.0f}s"
+    )
 
 
 def audit_table(rows: list[dict[str, Any]]) -> Table:
@@ -173,9 +189,9 @@ def audit_table(rows: list[dict[str, Any]]) -> Table:
         "template",
         "method",
         "runs",
-        "mean rank",
+        "mean rank (SEM)",
         "rank 0",
-        "mean exposure (bits)",
+        "mean exposure (SEM), bits",
         "reached student",
     ):
         table.add_column(col)
@@ -191,9 +207,9 @@ def audit_table(rows: list[dict[str, Any]]) -> Table:
             template,
             method,
             str(summary.n_runs),
-            f"{summary.mean_rank:.1f}",
+            f"{summary.mean_rank:.1f} ({summary.rank_sem:.1f})",
             str(summary.rank_zero),
-            f"{summary.mean_exposure:.2f}",
+            f"{summary.mean_exposure:.2f} ({summary.exposure_sem:.2f})",
             str(sum(bool(r["canary_reached_student"]) for r in group)),
         )
     return table

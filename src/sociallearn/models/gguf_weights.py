@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -73,6 +75,11 @@ def reencoded_gguf(source: Path, weights: str, *, into: Path | None = None) -> P
     params.ftype = ftype
     params.allow_requantize = True  # the source is already quantized
     params.nthread = max(1, (os.cpu_count() or 1))
+    print(f"converting {source.name} to {weights} weights, once: {target}", file=sys.stderr)
+    # llama.cpp logs a line per tensor through llama-cpp-python's logger; keep errors only.
+    llama_logger = logging.getLogger("llama-cpp-python")
+    level = llama_logger.level
+    llama_logger.setLevel(logging.ERROR)
     try:
         code = llama_cpp.llama_model_quantize(
             str(source).encode(), str(tmp).encode(), ctypes.byref(params)
@@ -83,5 +90,6 @@ def reencoded_gguf(source: Path, weights: str, *, into: Path | None = None) -> P
             )
         tmp.replace(target)
     finally:
+        llama_logger.setLevel(level)
         tmp.unlink(missing_ok=True)
     return target
