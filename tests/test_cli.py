@@ -118,3 +118,39 @@ def test_list_and_tasks_commands() -> None:
     assert tasks.returncode == 0, tasks.stderr
     for name in ("sms_spam", "lambada", "boolq", "gsm8k", "random_insertion"):
         assert name in tasks.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--method", "synthetic"], "audit.methods: unknown method 'synthetic'"),
+        (["--template", "sms_spam-pin"], "'sms_spam-pin' is not a canary template"),
+        (["--runs", "0"], "field 'audit.runs'"),
+    ],
+)
+def test_bad_audit_input_is_one_clear_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    out = tmp_path / "a"
+    line = _one_error_line(
+        _cli("audit", "--model", "fake", "--task", "sms_spam", "--out", str(out), *args)
+    )
+    assert expected in line
+    assert not (out / "privacy.jsonl").exists() or (out / "privacy.jsonl").read_text() == ""
+
+
+def test_audit_method_and_template_options_narrow_the_audit(tmp_path: Path) -> None:
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text(
+        "tasks: [sms_spam]\nmodel: fake\nteachers: 3\nsilo_size: 12\nheldout: 0\n"
+        "synthesis: {constrained: false}\naudit: {n_references: 20, runs: 2, n: 2}\n"
+    )
+    out = tmp_path / "a"
+    args = ("audit", str(cfg), "--out", str(out), "--template", "sms_spam-code")
+    result = _cli(*args, "--method", "synthetic_examples")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("  done sms_spam/synthetic_examples/") == 2
+    assert "original_examples" not in result.stdout
+    # Adding the baseline later grows the same directory: the synthetic runs are kept.
+    grown = _cli(*args, "--runs", "3")
+    assert grown.returncode == 0, grown.stderr
+    assert "2 of 6 audit runs done" in grown.stdout
+    assert grown.stdout.count("  done ") == 4

@@ -194,6 +194,14 @@ def audit(
     ] = None,
     out: OutOpt = None,
     data_dir: DataDirOpt = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option("--method", help="methods to audit (repeatable; default: the config's)"),
+    ] = None,
+    template: Annotated[
+        list[str] | None,
+        typer.Option("--template", help="canary templates, e.g. gsm8k-code (repeatable)"),
+    ] = None,
     model_option: ModelOptionOpt = None,
     shard: Annotated[
         str | None,
@@ -205,16 +213,15 @@ def audit(
         from sociallearn.experiment.audit import parse_shard, run_audit
         from sociallearn.experiment.config import load_config
 
-        cfg = load_config(
-            config or Path(__file__).parent / "presets" / "audit.yaml",
-            _overrides(model=model, tasks=task, out=out, data_dir=data_dir),
-        )
+        overrides = _overrides(model=model, tasks=task, out=out, data_dir=data_dir)
+        overrides |= {
+            f"audit.{field}": value
+            for field, value in _overrides(
+                runs=runs, n_references=references, methods=method, templates=template
+            ).items()
+        }
+        cfg = load_config(config or Path(__file__).parent / "presets" / "audit.yaml", overrides)
         cfg = _model_options(cfg, model_option)
-        if runs or references:
-            audit_cfg = cfg.audit.model_copy(
-                update={k: v for k, v in {"runs": runs, "n_references": references}.items() if v}
-            )
-            cfg = cfg.model_copy(update={"audit": audit_cfg})
         run_audit(cfg, console, parse_shard(shard) if shard else (1, 1))
         _write_report(cfg.run_dir)
     except SocialLearnError as error:

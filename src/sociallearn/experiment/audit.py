@@ -82,8 +82,17 @@ def audit_unit(
     return row, room.transcript.rows()
 
 
+def _check_methods(config: ExperimentConfig) -> None:
+    from sociallearn.teaching.methods import methods
+
+    for name in config.audit.methods:
+        if name not in methods:
+            raise ConfigError(methods.unknown_message(name, "audit.methods"))
+
+
 def audit_keys(config: ExperimentConfig, bench: Workbench) -> list[tuple[UnitKey, CanaryTemplate]]:
     """Every audit unit, run by run: an audit stopped early has (nearly) equal runs per cell."""
+    _check_methods(config)
     keys: list[tuple[UnitKey, CanaryTemplate]] = []
     for run in range(config.audit.runs):
         for task_name in config.tasks:

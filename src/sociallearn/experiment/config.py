@@ -156,7 +156,10 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Read a YAML config (or the defaults), apply overrides, validate; one-line errors."""
+    """Read a YAML config (or the defaults), apply overrides, validate; one-line errors.
+
+    An override key ``"section.field"`` sets one field of a nested section.
+    """
     data: dict[str, Any] = {}
     source = str(path) if path else "defaults"
     if path is not None:
@@ -176,7 +179,13 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> E
             if data.get(key) and not Path(str(data[key])).is_absolute():
                 data[key] = str((path.parent / str(data[key])).resolve())
     for key, value in (overrides or {}).items():
-        if value is not None:
+        if value is None:
+            continue
+        # "section.field" sets one field of a nested section (e.g. audit.runs from --runs).
+        section, dot, field = key.partition(".")
+        if dot and isinstance(data.get(section, {}), dict):
+            data[section] = {**data.get(section, {}), field: value}
+        else:
             data[key] = value
     try:
         return ExperimentConfig.model_validate(data)
