@@ -55,6 +55,30 @@ def test_fingerprint_ignores_output_location_and_grid_axes() -> None:
     threads = ExperimentConfig(model_options={"n_threads": 2, "verbose": True})
     assert a.fingerprint() == threads.fingerprint()
     assert a.fingerprint() != ExperimentConfig(model_options={"weights": "f32"}).fingerprint()
+    # The same holds for one role's options.
+    role_threads = ExperimentConfig(teacher_model_options={"n_threads": 1})
+    assert a.fingerprint() == role_threads.fingerprint()
+    student_f32 = ExperimentConfig(student_model_options={"weights": "f32"})
+    assert a.fingerprint() != student_f32.fingerprint()
+
+
+def test_role_options_merge_over_the_shared_ones() -> None:
+    cfg = ExperimentConfig(
+        model_options={"n_ctx": 4096, "weights": "q8_0"},
+        student_model_options={"weights": "f32"},
+    )
+    assert cfg.teacher_options() == {"n_ctx": 4096, "weights": "q8_0"}
+    assert cfg.student_options() == {"n_ctx": 4096, "weights": "f32"}
+
+
+def test_roles_share_a_model_only_when_spec_and_options_agree() -> None:
+    from sociallearn.experiment.workbench import Workbench
+
+    same = Workbench(ExperimentConfig(model="fake"))
+    assert same.teacher_model() is same.student_model()
+    split = Workbench(ExperimentConfig(model="fake", student_model_options={"latency": 0.001}))
+    assert split.teacher_model() is not split.student_model()
+    assert split.student_model() is split.student_model()
 
 
 def test_units_expand_the_grid() -> None:

@@ -60,7 +60,7 @@ def audit_unit(
     prompt = curriculum.render(task)
     room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
     taught = time.perf_counter()
-    result = audit_prompt(bench.model(config.student_spec()), prompt, canaries)
+    result = audit_prompt(bench.student_model(), prompt, canaries)
     scored = time.perf_counter()
     reached = any(all(s in m.text for s in canaries.secrets) for m in room.transcript.to_student())
     row = {

@@ -82,7 +82,15 @@ class ExperimentConfig(_Strict):
     model: str = Field("llamacpp:smollm2", description="model spec used by every role")
     teacher_model: str | None = Field(None, description="teachers' model spec (default: model)")
     student_model: str | None = Field(None, description="student's model spec (default: model)")
-    model_options: dict[str, Any] = Field(default_factory=dict)
+    model_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of every role's model (e.g. n_ctx, weights)"
+    )
+    teacher_model_options: dict[str, Any] = Field(
+        default_factory=dict, description="teachers' model options, merged over model_options"
+    )
+    student_model_options: dict[str, Any] = Field(
+        default_factory=dict, description="student's model options, merged over model_options"
+    )
     teachers: int = Field(8, ge=1, description="number of teachers m")
     silo_split: Literal["iid", "dirichlet"] = "iid"
     dirichlet_alpha: float = Field(0.5, gt=0)
@@ -121,6 +129,12 @@ class ExperimentConfig(_Strict):
     def student_spec(self) -> str:
         return self.student_model or self.model
 
+    def teacher_options(self) -> dict[str, Any]:
+        return {**self.model_options, **self.teacher_model_options}
+
+    def student_options(self) -> dict[str, Any]:
+        return {**self.model_options, **self.student_model_options}
+
     def fingerprint(self) -> str:
         """Hash of the settings that change a unit's result.
 
@@ -138,8 +152,9 @@ class ExperimentConfig(_Strict):
             data["audit"].pop(axis, None)
         # Options that change speed or logging, not results: llama.cpp gives bit-identical
         # scores and samples for 1 and 2 threads (tested), so a run may resume on more cores.
-        for option in _RESULT_NEUTRAL_OPTIONS:
-            data["model_options"].pop(option, None)
+        for field in ("model_options", "teacher_model_options", "student_model_options"):
+            for option in _RESULT_NEUTRAL_OPTIONS:
+                data[field].pop(option, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:

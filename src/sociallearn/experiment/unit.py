@@ -72,7 +72,7 @@ def build_classroom(config: ExperimentConfig, bench: Workbench, key: UnitKey) ->
         label_of=label_of,
     )
     transcript = Transcript(str(key))
-    model = bench.model(config.teacher_spec())
+    model = bench.teacher_model()
     teachers = [
         Teacher(f"teacher-{i}", task, model, silo, transcript=transcript, heldout=config.heldout)
         for i, silo in enumerate(silos)
@@ -167,7 +167,7 @@ def run_unit(
     started = time.perf_counter()
     room = build_classroom(config, bench, key)
     curriculum = teach(config, bench, key, room, key.teaching_seed())
-    student = Student(bench.model(config.student_spec()), room.task, calibrate=config.calibrate)
+    student = Student(bench.student_model(), room.task, calibrate=config.calibrate)
     prompt = student.learn(curriculum)
     room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
     taught = time.perf_counter()

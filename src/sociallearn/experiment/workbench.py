@@ -6,6 +6,7 @@ unit can run in-process, in a pool or on a cluster without changing its result.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,23 @@ class Workbench:
         self._data: dict[str, TaskData] = {}
         self._grammars: dict[str, str | None] = {}
 
-    def model(self, spec: str) -> LanguageModel:
-        if spec not in self._models:
-            options: dict[str, Any] = dict(self.config.model_options)
+    def teacher_model(self) -> LanguageModel:
+        return self._model(self.config.teacher_spec(), self.config.teacher_options())
+
+    def student_model(self) -> LanguageModel:
+        return self._model(self.config.student_spec(), self.config.student_options())
+
+    def _model(self, spec: str, options: dict[str, Any]) -> LanguageModel:
+        # Roles with the same spec and options share one model (and its KV cache).
+        key = json.dumps([spec, options], sort_keys=True, default=str)
+        if key not in self._models:
             model = create_model(spec, **options)
             if self.cache_path is not None and not spec.startswith("fake"):
                 from sociallearn.models.cache import CachedModel
 
                 model = CachedModel(model, self.cache_path)
-            self._models[spec] = model
-        return self._models[spec]
+            self._models[key] = model
+        return self._models[key]
 
     def task(self, name: str) -> Task:
         if name not in self._tasks:

@@ -75,5 +75,6 @@ def create_model(spec: str = DEFAULT_MODEL, **options: Any) -> LanguageModel:
         if not match:
             raise
         raise UserError(
-            f"model_options: {match.group(1)!r} is not an option of model provider {provider!r}"
+            f"model option {match.group(1)!r} is not an option of model provider {provider!r} "
+            "(set in model_options, teacher_model_options or student_model_options)"
         ) from None
