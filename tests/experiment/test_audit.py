@@ -33,6 +33,10 @@ def test_audit_writes_privacy_rows_and_baseline_memorises(tmp_path: Path) -> Non
     assert printed.count("  done sms_spam/") == len(rows)
     assert "mean rank (SEM)" in printed
     assert all(r["timings"]["teach_s"] >= 0 and r["timings"]["score_s"] >= 0 for r in rows)
+    # The reference scores are kept, and reproduce the rank.
+    for r in rows:
+        assert len(r["reference_scores"]) == r["n_references"]
+        assert r["rank"] == sum(s > round(r["canary_score"], 6) for s in r["reference_scores"])
     console = Console(file=log, width=200)
     lines = (tmp_path / "audit" / "privacy.jsonl").read_text().splitlines()
     assert len(lines) == len(rows)
@@ -110,3 +114,18 @@ def test_shards_share_a_directory_and_together_run_every_unit_once(tmp_path: Pat
     for bad in ("0/2", "3/2", "1", "a/b", "1/0"):
         with pytest.raises(UserError, match="--shard: expected K/N"):
             parse_shard(bad)
+
+
+def test_extrapolated_exposure_goes_past_the_rank_cap_and_is_none_when_unfit() -> None:
+    import numpy as np
+
+    from sociallearn.experiment.audit import _extrapolated
+
+    refs = list(np.random.default_rng(0).normal(-3.0, 0.2, 999))
+    # A canary 6 standard deviations above every reference: far beyond log2(1000) ≈ 9.97 bits.
+    far = _extrapolated(-1.8, refs)
+    assert far is not None and far > 15
+    # A canary among the references: about one bit (half the references are likelier).
+    middle = _extrapolated(-3.0, refs)
+    assert middle is not None and 0.5 < middle < 1.5
+    assert _extrapolated(-1.0, [-3.0, -3.0, -2.0]) is None  # two distinct values: no fit

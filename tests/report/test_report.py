@@ -218,9 +218,16 @@ def test_privacy_table_counts_ranks_and_gives_the_uniform_reference() -> None:
         assert cells[4] == f"{ranks.mean():.1f} ({sem:.1f})"
         assert cells[5] == str(int((ranks == 0).sum()))
         assert float(cells[6]) == pytest.approx(np.mean([r["exposure"] for r in members]), abs=5e-3)
+        known = [
+            r["exposure_extrapolated"] for r in members if r["exposure_extrapolated"] is not None
+        ]
+        mean_text, _, coverage = cells[7].partition(" ")
+        assert float(mean_text) == pytest.approx(np.mean(known), abs=5e-3)
+        partial = len(known) < len(members)
+        assert coverage == (f"({len(known)} of {len(members)} runs)" if partial else "")
     reference = [r.cells for r in table.rows if r.minor]
     assert reference == [
-        ("no memorisation, N = 1000", "", "", "", "499.5", "1 in 1000 runs", "1.44")
+        ("no memorisation, N = 1000", "", "", "", "499.5", "1 in 1000 runs", "1.44", "1.44")
     ]
 
 

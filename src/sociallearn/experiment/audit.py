@@ -6,8 +6,10 @@ audit resumes where it stopped.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -63,6 +65,7 @@ def audit_unit(
     result = audit_prompt(bench.student_model(), prompt, canaries)
     scored = time.perf_counter()
     reached = any(all(s in m.text for s in canaries.secrets) for m in room.transcript.to_student())
+    refs = result.reference_scores
     row = {
         "unit": f"{key}/{template.name}",
         "task": key.task,
@@ -77,7 +80,10 @@ def audit_unit(
         "canary_reached_student": reached,
         "gate": config.gate.enabled and key.method == "synthetic_examples",
         "n_examples_taught": len(curriculum.examples),
+        "exposure_extrapolated": _extrapolated(result.canary_score, refs),
         "timings": {"teach_s": round(taught - started, 2), "score_s": round(scored - taught, 2)},
+        # Kept so that any other estimate can be computed later without scoring again.
+        "reference_scores": [round(score, 6) for score in refs],
     }
     return row, room.transcript.rows()
 
@@ -88,6 +94,21 @@ def _check_methods(config: ExperimentConfig) -> None:
     for name in config.audit.methods:
         if name not in methods:
             raise ConfigError(methods.unknown_message(name, "audit.methods"))
+
+
+def _extrapolated(canary_score: float, reference_scores: Sequence[float]) -> float | None:
+    """Skew-normal tail exposure (bits), which is not capped at log2(N_SS) like the rank's.
+
+    None when the fit is impossible (too few distinct references) or the tail is beyond double
+    precision.
+    """
+    from sociallearn.privacy import exposure_extrapolation
+
+    try:
+        [bits] = exposure_extrapolation([-canary_score], [-s for s in reference_scores])
+    except ValueError:
+        return None
+    return round(bits, 4) if math.isfinite(bits) else None
 
 
 def audit_keys(config: ExperimentConfig, bench: Workbench) -> list[tuple[UnitKey, CanaryTemplate]]:
@@ -188,6 +209,7 @@ def _unit_line(row: dict[str, Any]) -> str:
 
 def audit_table(rows: list[dict[str, Any]]) -> Table:
     from sociallearn.privacy import CanaryResult, summarize_audit
+    from sociallearn.report.privacy import mean_of_known
 
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -201,6 +223,7 @@ def audit_table(rows: list[dict[str, Any]]) -> Table:
         "mean rank (SEM)",
         "rank 0",
         "mean exposure (SEM), bits",
+        "extrapolated, bits",
         "reached student",
     ):
         table.add_column(col)
@@ -219,6 +242,7 @@ def audit_table(rows: list[dict[str, Any]]) -> Table:
             f"{summary.mean_rank:.1f} ({summary.rank_sem:.1f})",
             str(summary.rank_zero),
             f"{summary.mean_exposure:.2f} ({summary.exposure_sem:.2f})",
+            mean_of_known([r.get("exposure_extrapolated") for r in group]),
             str(sum(bool(r["canary_reached_student"]) for r in group)),
         )
     return table

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,8 @@ class CanaryGroup:
     ranks: tuple[int, ...]
     exposures: tuple[float, ...]
     n_candidates: int
+    # Skew-normal tail exposure per run; None where a run has none (older rows, no fit).
+    extrapolated: tuple[float | None, ...] = ()
 
     @property
     def label(self) -> str:
@@ -56,6 +58,15 @@ def uniform_mean_exposure(n_candidates: int) -> float:
     return math.log2(n_candidates) - math.lgamma(n_candidates + 1) / math.log(2) / n_candidates
 
 
+def mean_of_known(values: Sequence[float | None]) -> str:
+    """Mean of the known values as text; says how many runs it covers when some have none."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "-"
+    mean = f"{sum(known) / len(known):.2f}"
+    return mean if len(known) == len(values) else f"{mean} ({len(known)} of {len(values)} runs)"
+
+
 def canary_groups(rows: Iterable[Mapping[str, Any]]) -> list[CanaryGroup]:
     grouped: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
@@ -77,7 +88,13 @@ def canary_groups(rows: Iterable[Mapping[str, Any]]) -> list[CanaryGroup]:
             else exposure_from_rank(int(r["rank"]), n_candidates)
             for r in members
         )
-        groups.append(CanaryGroup(task, template, kind, method, ranks, exposures, n_candidates))
+        extrapolated = tuple(
+            None if r.get("exposure_extrapolated") is None else float(r["exposure_extrapolated"])
+            for r in members
+        )
+        groups.append(
+            CanaryGroup(task, template, kind, method, ranks, exposures, n_candidates, extrapolated)
+        )
     return sorted(groups, key=lambda g: (g.task, g.template, method_rank(g.method)))
 
 
@@ -90,7 +107,8 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             rank_text += f" ({rank_stats.sem:.1f})"
         exposure = sum(group.exposures) / len(group.exposures)
         cells = (group.task, group.template, group.method, str(len(group.ranks)), rank_text)
-        rows.append(TableRow((*cells, str(group.rank_zero), f"{exposure:.2f}")))
+        extrapolated = mean_of_known(group.extrapolated)
+        rows.append(TableRow((*cells, str(group.rank_zero), f"{exposure:.2f}", extrapolated)))
     # The reference a run without memorisation would give, once per candidate-set size.
     for n in sorted({group.n_candidates for group in groups}):
         reference = (
@@ -101,6 +119,7 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             f"{uniform_mean_rank(n):.1f}",
             f"1 in {n} runs",
             f"{uniform_mean_exposure(n):.2f}",
+            f"{math.log2(math.e):.2f}",  # E[-log2 U] for a uniform tail probability U
         )
         rows.append(TableRow(reference, minor=True))
     return Table(
@@ -113,12 +132,16 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             "mean rank (SEM)",
             "# rank 0",
             "mean exposure (bits)",
+            "extrapolated exposure (bits)",
         ),
         rows=tuple(rows),
         note=(
             "Rank 0 = the planted canary is more likely than every reference canary. Exposure = "
             "log2 N − log2(rank + 1), computed per run and then averaged. Without memorisation the "
-            "rank is uniform on 0..N−1, which gives the reference row."
+            "rank is uniform on 0..N−1, which gives the reference row. Extrapolated exposure fits "
+            "a skew-normal to the references' scores and reads the canary's tail probability, so "
+            "it is not capped at log2 N: it tells how far beyond every reference a rank-0 canary "
+            "lies."
         ),
     )
 
