@@ -106,3 +106,13 @@ def test_unit_seeds_depend_on_the_key_only() -> None:
     seeds = {str(k): k.derived_seed("teach") for k in keys}
     again = {str(k): k.derived_seed("teach") for k in reversed(keys)}
     assert seeds == again and len(set(seeds.values())) == len(seeds)
+
+
+def test_fingerprints_of_existing_run_directories_do_not_change() -> None:
+    # Pinned values: a new config field must not change them while it keeps its default,
+    # or every run directory made before it would be refused.
+    assert ExperimentConfig().fingerprint() == "eb0ffc408cb2570c"
+    audit_like = ExperimentConfig.model_validate(
+        {"model": "fake", "model_options": {"weights": "f32", "n_threads": 1}, "audit": {"runs": 3}}
+    )
+    assert audit_like.fingerprint() == "664d59492275dd2c"

@@ -155,6 +155,11 @@ class ExperimentConfig(_Strict):
         for field in ("model_options", "teacher_model_options", "student_model_options"):
             for option in _RESULT_NEUTRAL_OPTIONS:
                 data[field].pop(option, None)
+        # Fields added after the first release are hashed only when set, so run directories
+        # made before they existed keep their fingerprint.
+        for field in ("teacher_model_options", "student_model_options"):
+            if not data[field]:
+                del data[field]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
