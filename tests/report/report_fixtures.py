@@ -120,6 +120,7 @@ def synthetic_privacy() -> list[dict[str, Any]]:
                                 if task == "gsm8k" and run == 0
                                 else float(np.log2(1000) - np.log2(rank + 1)) + 0.5
                             ),
+                            "canary_reached_student": method == "original_examples",
                             "n_references": 999,
                             "canary_score": -2.0,
                         }

@@ -48,7 +48,7 @@ def test_markdown_has_the_same_tables_and_links_the_pngs(synthetic_run_dir: Path
     for task in TASKS:
         assert f"## Task: {task}" in markdown
     assert "| n | O | G (random) | p (G vs O) | G (voting) | p (G vs O) |" in markdown
-    assert "mean exposure (bits)" in markdown
+    assert "mean exposure, bits (SEM)" in markdown
 
 
 def _mean_sem_of(rows: list[dict[str, object]]) -> tuple[float, float]:
@@ -217,17 +217,19 @@ def test_privacy_table_counts_ranks_and_gives_the_uniform_reference() -> None:
         sem = ranks.std(ddof=1) / math.sqrt(len(ranks))
         assert cells[4] == f"{ranks.mean():.1f} ({sem:.1f})"
         assert cells[5] == str(int((ranks == 0).sum()))
-        assert float(cells[6]) == pytest.approx(np.mean([r["exposure"] for r in members]), abs=5e-3)
+        exposure_mean = float(cells[6].split()[0])
+        assert exposure_mean == pytest.approx(np.mean([r["exposure"] for r in members]), abs=5e-3)
         known = [
             r["exposure_extrapolated"] for r in members if r["exposure_extrapolated"] is not None
         ]
         mean_text, _, coverage = cells[7].partition(" ")
         assert float(mean_text) == pytest.approx(np.mean(known), abs=5e-3)
+        assert cells[8] == str(sum(r["canary_reached_student"] for r in members))
         partial = len(known) < len(members)
         assert coverage == (f"({len(known)} of {len(members)} runs)" if partial else "")
     reference = [r.cells for r in table.rows if r.minor]
     assert reference == [
-        ("no memorisation, N = 1000", "", "", "", "499.5", "1 in 1000 runs", "1.44", "1.44")
+        ("no memorisation, N = 1000", "", "", "", "499.5", "1 in 1000 runs", "1.44", "1.44", "")
     ]
 
 

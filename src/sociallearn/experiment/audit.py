@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -208,41 +207,13 @@ def _unit_line(row: dict[str, Any]) -> str:
 
 
 def audit_table(rows: list[dict[str, Any]]) -> Table:
-    from sociallearn.privacy import CanaryResult, summarize_audit
-    from sociallearn.report.privacy import mean_of_known
+    """The report's canary table (with its no-memorisation reference row), for the terminal."""
+    from sociallearn.report.privacy import canary_groups, privacy_table
 
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[(row["task"], row["template"], row["method"])].append(row)
-    table = Table(title="canary audit (rank 0 = memorised; no memorisation: mean rank ≈ N/2)")
-    for col in (
-        "task",
-        "template",
-        "method",
-        "runs",
-        "mean rank (SEM)",
-        "rank 0",
-        "mean exposure (SEM), bits",
-        "extrapolated, bits",
-        "reached student",
-    ):
-        table.add_column(col)
-    for (task, template, method), group in sorted(groups.items()):
-        summary = summarize_audit(
-            [
-                CanaryResult(r["rank"], r["exposure"], r["canary_score"], r["n_references"])
-                for r in group
-            ]
-        )
-        table.add_row(
-            task,
-            template,
-            method,
-            str(summary.n_runs),
-            f"{summary.mean_rank:.1f} ({summary.rank_sem:.1f})",
-            str(summary.rank_zero),
-            f"{summary.mean_exposure:.2f} ({summary.exposure_sem:.2f})",
-            mean_of_known([r.get("exposure_extrapolated") for r in group]),
-            str(sum(bool(r["canary_reached_student"]) for r in group)),
-        )
-    return table
+    table = privacy_table(canary_groups(rows))
+    out = Table(title=f"{table.title}\n(rank 0 = memorised)")
+    for column in table.header:
+        out.add_column(column)
+    for row in table.rows:
+        out.add_row(*row.cells, style="dim" if row.minor else None)
+    return out

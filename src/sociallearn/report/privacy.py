@@ -29,6 +29,8 @@ class CanaryGroup:
     n_candidates: int
     # Skew-normal tail exposure per run; None where a run has none (older rows, no fit).
     extrapolated: tuple[float | None, ...] = ()
+    # Per run, whether a message to the student carried the secret; None where not recorded.
+    reached: tuple[bool | None, ...] = ()
 
     @property
     def label(self) -> str:
@@ -56,6 +58,17 @@ def uniform_mean_rank(n_candidates: int) -> float:
 def uniform_mean_exposure(n_candidates: int) -> float:
     """Mean exposure under a uniform rank: log2 N - log2(N!)/N (about 1.44 bits for N = 1000)."""
     return math.log2(n_candidates) - math.lgamma(n_candidates + 1) / math.log(2) / n_candidates
+
+
+def _mean_sem_text(values: Sequence[float], digits: int) -> str:
+    stats = mean_sem([float(v) for v in values])
+    text = f"{stats.mean:.{digits}f}"
+    return text if math.isnan(stats.sem) else f"{text} ({stats.sem:.{digits}f})"
+
+
+def _count_known(flags: Sequence[bool | None]) -> str:
+    known = [flag for flag in flags if flag is not None]
+    return str(sum(known)) if known else "-"
 
 
 def mean_of_known(values: Sequence[float | None]) -> str:
@@ -92,8 +105,14 @@ def canary_groups(rows: Iterable[Mapping[str, Any]]) -> list[CanaryGroup]:
             None if r.get("exposure_extrapolated") is None else float(r["exposure_extrapolated"])
             for r in members
         )
+        reached = tuple(
+            None if r.get("canary_reached_student") is None else bool(r["canary_reached_student"])
+            for r in members
+        )
         groups.append(
-            CanaryGroup(task, template, kind, method, ranks, exposures, n_candidates, extrapolated)
+            CanaryGroup(
+                task, template, kind, method, ranks, exposures, n_candidates, extrapolated, reached
+            )
         )
     return sorted(groups, key=lambda g: (g.task, g.template, method_rank(g.method)))
 
@@ -101,14 +120,18 @@ def canary_groups(rows: Iterable[Mapping[str, Any]]) -> list[CanaryGroup]:
 def privacy_table(groups: list[CanaryGroup]) -> Table:
     rows = []
     for group in groups:
-        rank_stats = mean_sem([float(rank) for rank in group.ranks])
-        rank_text = f"{rank_stats.mean:.1f}"
-        if not math.isnan(rank_stats.sem):
-            rank_text += f" ({rank_stats.sem:.1f})"
-        exposure = sum(group.exposures) / len(group.exposures)
-        cells = (group.task, group.template, group.method, str(len(group.ranks)), rank_text)
-        extrapolated = mean_of_known(group.extrapolated)
-        rows.append(TableRow((*cells, str(group.rank_zero), f"{exposure:.2f}", extrapolated)))
+        cells = (
+            group.task,
+            group.template,
+            group.method,
+            str(len(group.ranks)),
+            _mean_sem_text(group.ranks, 1),
+            str(group.rank_zero),
+            _mean_sem_text(group.exposures, 2),
+            mean_of_known(group.extrapolated),
+            _count_known(group.reached),
+        )
+        rows.append(TableRow(cells))
     # The reference a run without memorisation would give, once per candidate-set size.
     for n in sorted({group.n_candidates for group in groups}):
         reference = (
@@ -120,6 +143,7 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             f"1 in {n} runs",
             f"{uniform_mean_exposure(n):.2f}",
             f"{math.log2(math.e):.2f}",  # E[-log2 U] for a uniform tail probability U
+            "",
         )
         rows.append(TableRow(reference, minor=True))
     return Table(
@@ -131,8 +155,9 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             "runs",
             "mean rank (SEM)",
             "# rank 0",
-            "mean exposure (bits)",
-            "extrapolated exposure (bits)",
+            "mean exposure, bits (SEM)",
+            "extrapolated exposure, bits",
+            "secret reached student",
         ),
         rows=tuple(rows),
         note=(
@@ -141,7 +166,8 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             "rank is uniform on 0..N−1, which gives the reference row. Extrapolated exposure fits "
             "a skew-normal to the references' scores and reads the canary's tail probability, so "
             "it is not capped at log2 N: it tells how far beyond every reference a rank-0 canary "
-            "lies."
+            "lies. 'Secret reached student' counts runs in which a message to the student "
+            "carried the canary's secret (always, for original examples)."
         ),
     )
 
