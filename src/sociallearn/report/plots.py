@@ -82,6 +82,19 @@ def _significant(point: Point | None, level: float) -> bool:
     return point is not None and point.p_value is not None and point.p_value < level
 
 
+def _star(ax: Any, x: float, y: float, *, lift: float, fontsize: int, **style: Any) -> None:
+    """The significance star above a point or bar top (``lift`` in points)."""
+    ax.annotate(
+        "*",
+        (x, y),
+        textcoords="offset points",
+        xytext=(0, lift),
+        ha="center",
+        fontsize=fontsize,
+        **style,
+    )
+
+
 def _star_handle(label: str) -> Any:
     from matplotlib.lines import Line2D
 
@@ -126,15 +139,7 @@ def accuracy_vs_n(curves: TaskCurves, level: float) -> bytes:
                 bottoms.append(y - e)
                 if _significant(point, level):
                     any_star = True
-                    ax.annotate(
-                        "*",
-                        (x, y + e),
-                        textcoords="offset points",
-                        xytext=(0, 1),
-                        ha="center",
-                        fontsize=18,
-                        color=color,
-                    )
+                    _star(ax, x, y + e, lift=1, fontsize=18, color=color)
         for index, level_line in enumerate(curves.levels):
             value = _pct(level_line.point.mean)
             handles.append(
@@ -213,14 +218,7 @@ def _bars(
         for x, y, e, point in zip(xs, ys, errs, points, strict=True):
             if _significant(point, level):
                 any_star = True
-                ax.annotate(
-                    "*",
-                    (x, y + e),
-                    textcoords="offset points",
-                    xytext=(0, 0),
-                    ha="center",
-                    fontsize=16,
-                )
+                _star(ax, x, y + e, lift=0, fontsize=16)
     ax.set_xticks(range(len(groups)), [name for name, _ in groups])
     ax.set_ylim(0, 109)
     ax.set_yticks(range(0, 101, 20))
