@@ -64,3 +64,12 @@ def test_small_canary_audit_on_the_embedded_model(tmp_path: Path) -> None:
     # With the canary in the prompt, a real LM ranks it at or near the top of 40.
     assert all(r["rank"] <= 3 for r in baseline), baseline
     assert "mean rank" in result.stdout
+    assert result.stdout.count("  done sms_spam/") == 4
+    for row in rows:
+        assert len(row["reference_scores"]) == 39
+        assert row["rank"] == sum(
+            s > round(row["canary_score"], 6) for s in row["reference_scores"]
+        )
+        assert row["timings"]["score_s"] > 0
+    # A canary copied into the prompt lies beyond the references' fitted tail.
+    assert all(r["exposure_extrapolated"] > r["exposure"] - 1 for r in baseline), baseline
