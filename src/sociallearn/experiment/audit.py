@@ -181,7 +181,9 @@ def run_audit(
                 )
                 row, messages = audit_unit(config, bench, key, template)
                 unit = f"audit/{key}/{template.name}"
-                store.save(unit, row, messages, kind="audit", extra_rows=[row])
+                # The privacy row goes in once, as the unit's extra row (privacy.jsonl); its
+                # 999 reference scores would otherwise be stored twice.
+                store.save(unit, {"unit": row["unit"]}, messages, kind="audit", extra_rows=[row])
                 if parts == 1:
                     # Workers sharing a directory could interleave appends; they export at the end.
                     store.export_unit(unit)

@@ -71,7 +71,7 @@ def _count_known(flags: Sequence[bool | None]) -> str:
     return str(sum(known)) if known else "-"
 
 
-def mean_of_known(values: Sequence[float | None]) -> str:
+def _mean_of_known(values: Sequence[float | None]) -> str:
     """Mean of the known values as text; says how many runs it covers when some have none."""
     known = [v for v in values if v is not None]
     if not known:
@@ -128,7 +128,7 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             _mean_sem_text(group.ranks, 1),
             str(group.rank_zero),
             _mean_sem_text(group.exposures, 2),
-            mean_of_known(group.extrapolated),
+            _mean_of_known(group.extrapolated),
             _count_known(group.reached),
         )
         rows.append(TableRow(cells))
