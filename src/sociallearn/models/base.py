@@ -94,6 +94,68 @@ class LanguageModel(Protocol):
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]: ...
 
 
+@dataclass(frozen=True)
+class TokenDistribution:
+    """A model's distribution over the token that follows a prompt.
+
+    ``tokens`` are token texts and ``logprobs`` their natural-log probabilities, in the same
+    order (descending when a ``top`` was asked for, otherwise the backend's order). ``complete``
+    says whether they cover the whole vocabulary (llama.cpp, the fake) or only the top k (an
+    OpenAI-compatible server's ``top_logprobs``: the remaining mass is unknown, not zero).
+    """
+
+    tokens: tuple[str, ...]
+    logprobs: tuple[float, ...]
+    complete: bool
+
+    def probabilities(self) -> dict[str, float]:
+        """Token text -> probability; distinct tokens with the same text are summed."""
+        out: dict[str, float] = {}
+        for tok, lp in zip(self.tokens, self.logprobs, strict=True):
+            out[tok] = out.get(tok, 0.0) + math.exp(lp)
+        return out
+
+
+NEXT_TOKEN_CAPABILITY = "next-token distributions"
+NEXT_TOKEN_BACKENDS = "llamacpp (full vocabulary), fake, or openai (top-k log-probs only)"
+
+
+@runtime_checkable
+class NextTokenModel(Protocol):
+    """Optional capability: the next-token distribution after each prompt. Example::
+
+    [dist] = model.next_token_logprobs(["Text: hi\\nClass:"], top=5)
+    dist.probabilities()  # {" spam": 0.61, ...}
+    """
+
+    @property
+    def model_id(self) -> str: ...
+
+    def next_token_logprobs(
+        self, prompts: Sequence[str], top: int | None = None
+    ) -> list[TokenDistribution]: ...
+
+
+def next_token_model(model: object, where: str) -> NextTokenModel:
+    """``model`` as a :class:`NextTokenModel`, or a one-line CapabilityError saying who has it.
+
+    A wrapper without the method (the response cache) is looked through to the model it wraps;
+    next-token distributions are then computed, not cached.
+    """
+    from sociallearn.errors import CapabilityError
+
+    seen: object | None = model
+    while seen is not None:
+        if isinstance(seen, NextTokenModel):
+            return seen
+        seen = getattr(seen, "model", None)
+    model_id = getattr(model, "model_id", type(model).__name__)
+    raise CapabilityError(
+        f"{where} needs {NEXT_TOKEN_CAPABILITY}, which the model {model_id} does not give; "
+        f"use {NEXT_TOKEN_BACKENDS}"
+    )
+
+
 def sample_indices(prompts: Sequence[str]) -> list[int]:
     """For each prompt, how many identical prompts precede it in the batch (its sample index)."""
     seen: dict[str, int] = {}

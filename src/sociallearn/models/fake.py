@@ -9,6 +9,7 @@ deterministic function of the text, so rankings are stable across runs.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -18,11 +19,15 @@ from sociallearn.models.base import (
     GenerationParams,
     Score,
     ScoreRequest,
+    TokenDistribution,
     derive_seed,
     sample_indices,
 )
 
 Script = Callable[[str, GenerationParams, int], str]
+
+# Tokens every fake next-token distribution contains, beside the pieces of the prompt itself.
+BASE_VOCABULARY = ("\n", "\n\n", " the", " a", " is", " yes", " no", ".")
 
 
 def _stable_unit(text: str) -> float:
@@ -43,6 +48,10 @@ def _fake_tokens(text: str) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+def _by_prob(item: tuple[str, float]) -> tuple[float, str]:
+    return (-item[1], item[0])
 
 
 class FakeModel:
@@ -70,6 +79,7 @@ class FakeModel:
         self._latency = float(latency)
         self.generate_calls: list[tuple[str, GenerationParams]] = []
         self.score_calls: list[ScoreRequest] = []
+        self.next_token_calls: list[str] = []
 
     @property
     def model_id(self) -> str:
@@ -104,6 +114,35 @@ class FakeModel:
             if lps:
                 lps = (lps[0] + bonus, *lps[1:])
             out.append(Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps))
+        return out
+
+    def next_token_logprobs(
+        self, prompts: Sequence[str], top: int | None = None
+    ) -> list[TokenDistribution]:
+        """A complete distribution over a per-prompt vocabulary: :data:`BASE_VOCABULARY` plus
+        the prompt's own pieces (each also with a leading space). Weights follow the scoring
+        rule (pieces already in the prompt are likelier, preferences add 5 nats), softmaxed."""
+        out: list[TokenDistribution] = []
+        for prompt in prompts:
+            self.next_token_calls.append(prompt)
+            pieces = {p.strip() for p in _fake_tokens(prompt) if p.strip()}
+            vocab = sorted({*BASE_VOCABULARY, *pieces, *(" " + p for p in pieces)})
+            logits = [
+                self._token_logprob(prompt, t) + sum(5.0 for p in self._preferences if p and p in t)
+                for t in vocab
+            ]
+            top_logit = max(logits)
+            log_z = top_logit + math.log(sum(math.exp(x - top_logit) for x in logits))
+            ranked = sorted(zip(vocab, (x - log_z for x in logits), strict=True), key=_by_prob)
+            if top is not None:
+                ranked = ranked[: max(0, top)]
+            out.append(
+                TokenDistribution(
+                    tokens=tuple(t for t, _ in ranked),
+                    logprobs=tuple(lp for _, lp in ranked),
+                    complete=top is None or top >= len(vocab),
+                )
+            )
         return out
 
     def _token_logprob(self, context: str, token: str) -> float:

@@ -34,6 +34,7 @@ from sociallearn.models.base import (
     GenerationParams,
     Score,
     ScoreRequest,
+    TokenDistribution,
     derive_seed,
     sample_indices,
 )
@@ -369,6 +370,16 @@ class LlamaCppModel:
             lps = prev_lps[:shared] + _token_logprobs(rows[shared:], cont[shared:])
             prev, prev_rows, prev_lps = cont, rows, lps
             yield req, _score(lps)
+
+    # ----------------------------------------------------------------- next-token distributions
+
+    def next_token_logprobs(
+        self, prompts: Sequence[str], top: int | None = None
+    ) -> list[TokenDistribution]:
+        """Full next-token distributions from raw logits (see :mod:`.llamacpp_nexttoken`)."""
+        from sociallearn.models.llamacpp_nexttoken import next_token_logprobs
+
+        return next_token_logprobs(self, prompts, top)
 
     # -------------------------------------------------------------------------- generation
 
