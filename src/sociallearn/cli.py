@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -160,10 +160,15 @@ def _print_results(rows: list[dict[str, Any]]) -> None:
     console.print(results_table(rows))
 
 
-def _write_report(run_dir: Path, permutations: int = 10_000) -> None:
+def _write_report(
+    run_dir: Path,
+    permutations: int = 10_000,
+    compare_paper: bool = False,
+    test: Literal["paired", "pooled"] = "paired",
+) -> None:
     from sociallearn.report import build_report
 
-    paths = build_report(run_dir, n_resamples=permutations)
+    paths = build_report(run_dir, n_resamples=permutations, compare_paper=compare_paper, test=test)
     console.print(f"report: {paths.html} and {paths.markdown}")
 
 
@@ -173,12 +178,29 @@ def report(
     permutations: Annotated[
         int, typer.Option("--permutations", help="permutations per significance test")
     ] = 10_000,
+    compare_paper: Annotated[
+        bool,
+        typer.Option(
+            "--compare-paper",
+            help="put the paper's reported numbers beside ours and add a Findings section",
+        ),
+    ] = False,
+    test: Annotated[
+        str,
+        typer.Option(
+            "--test",
+            help="paired (default: within (item, seed) pairs) or pooled (the paper's test)",
+        ),
+    ] = "paired",
 ) -> None:
     """Write report.html and report.md for a run directory."""
     try:
         if not (run_dir / "results.jsonl").exists() and not (run_dir / "privacy.jsonl").exists():
             raise UserError(f"{run_dir}: no results.jsonl here (expected a run directory)")
-        _write_report(run_dir, permutations)
+        if test not in ("paired", "pooled"):
+            raise UserError(f"--test {test}: expected 'paired' or 'pooled'")
+        kind: Literal["paired", "pooled"] = "pooled" if test == "pooled" else "paired"
+        _write_report(run_dir, permutations, compare_paper, kind)
     except SocialLearnError as error:
         _fail(error)
 

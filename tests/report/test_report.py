@@ -12,9 +12,11 @@ import pytest
 from report_fixtures import N_ITEMS, NS, SEEDS, TASKS, synthetic_results, write_jsonl
 
 from sociallearn.errors import DataError
-from sociallearn.evaluation.stats import compare
+from sociallearn.evaluation.correction import holm
+from sociallearn.evaluation.paired import compare_rows
 from sociallearn.report import build_report, results_table, summarize
-from sociallearn.report.analysis import Analysis, methods_overview, paper_table
+from sociallearn.report.analysis import Analysis
+from sociallearn.report.comparison_tables import methods_overview, paper_table
 from sociallearn.report.privacy import exposure_from_rank, uniform_mean_exposure
 from sociallearn.report.summary import format_percent
 
@@ -47,7 +49,10 @@ def test_markdown_has_the_same_tables_and_links_the_pngs(synthetic_run_dir: Path
         assert (synthetic_run_dir / link).is_file()
     for task in TASKS:
         assert f"## Task: {task}" in markdown
-    assert "| n | O | G (random) | p (G vs O) | G (voting) | p (G vs O) |" in markdown
+    assert (
+        "| n | O | G (random) | p (G vs O) | p Holm | G (voting) | p (G vs O) | p Holm |"
+        in markdown
+    )
     assert "mean exposure, bits (SEM)" in markdown
 
 
@@ -75,17 +80,40 @@ def test_paper_table_cells_match_the_rows_and_stars_match_the_test() -> None:
 
     zero = _mean_sem_of(pick("zero_shot", 0, None))
     assert table.rows[0].cells[1] == format_percent(*zero)
+    # The table's family: G (random and voting) against O at every n, Holm-corrected together.
+    family = [
+        (
+            n,
+            agg,
+            compare_rows(
+                pick("original_examples", n, None),
+                pick("synthetic_examples", n, agg),
+                n_resamples=RESAMPLES,
+            ),
+        )
+        for n in NS
+        for agg in ("random", "voting")
+    ]
+    corrected = dict(
+        zip(
+            ((n, agg) for n, agg, _ in family), holm([c.p_value for _, _, c in family]), strict=True
+        )
+    )
     for row in table.rows[1:]:
         n = int(row.cells[0])
         original = pick("original_examples", n, None)
         generated = pick("synthetic_examples", n, "random")
         assert row.cells[1] == format_percent(*_mean_sem_of(original))
-        result = compare(original, generated, n_resamples=RESAMPLES)
+        result = next(c for m, agg, c in family if m == n and agg == "random")
+        assert result.kind == "paired"
+        p_holm = corrected[(n, "random")]
+        assert p_holm is not None and p_holm >= result.p_value
         expected = format_percent(*_mean_sem_of(generated))
-        if result.p_value < 0.05:
+        if p_holm < 0.05:
             expected += "*"
         assert row.cells[2] == expected
         assert row.cells[3] == f"{result.p_value:.4f}"
+        assert row.cells[4] == f"{p_holm:.4f}"
     # The synthetic spam task drops G far below O at n >= 8, so those cells must be starred.
     starred = {row.cells[0] for row in table.rows if row.cells[2].endswith("*")}
     assert {"8", "16"} <= starred

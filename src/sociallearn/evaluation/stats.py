@@ -1,5 +1,6 @@
-"""Statistics for comparing teaching methods: mean and SEM over seeds, the paper's permutation test,
-bootstrap confidence intervals.
+"""Statistics for comparing teaching methods: mean and SEM over seeds, the paper's (unpaired,
+pooled) permutation test, bootstrap confidence intervals. The paired test that the report uses by
+default lives in :mod:`sociallearn.evaluation.paired`.
 
 The permutation test follows the social-learning paper's appendix: the per-item outcomes (1 = the
 student answered the item correctly) of the baseline and of the method are pooled over all seeds,
@@ -56,6 +57,9 @@ class PermutationResult:
     n_baseline: int
     n_method: int
     exact: bool
+    # "pooled": the paper's unpaired test over items pooled across seeds (this module);
+    # "paired": outcomes swapped within (item, seed) pairs (sociallearn.evaluation.paired).
+    kind: Literal["pooled", "paired"] = "pooled"
 
     def significant(self, level: float = 0.05) -> bool:
         """Whether the difference is significant at ``level`` (the paper uses p < 0.05)."""
@@ -71,15 +75,31 @@ class ConfidenceInterval(NamedTuple):
 
 @dataclass(frozen=True)
 class Comparison:
-    """A permutation test between two groups of result rows, with their pooled accuracies."""
+    """A permutation test between two groups of result rows, with their accuracies.
+
+    For a pooled test the accuracies are over all items of each side; for a paired test over the
+    paired items only. ``ci`` is a confidence interval of method - baseline where one was
+    computed; ``fallback`` says why a paired test was asked for but the pooled one was run.
+    """
 
     baseline_accuracy: float
     method_accuracy: float
     test: PermutationResult
+    ci: ConfidenceInterval | None = None
+    fallback: str = ""
 
     @property
     def p_value(self) -> float:
         return self.test.p_value
+
+    @property
+    def kind(self) -> Literal["pooled", "paired"]:
+        return self.test.kind
+
+    @property
+    def diff(self) -> float:
+        """method - baseline (a fraction)."""
+        return self.method_accuracy - self.baseline_accuracy
 
     def significant(self, level: float = 0.05) -> bool:
         return self.test.significant(level)
@@ -240,3 +260,26 @@ def compare(
         method_accuracy=float(np.mean(meth)),
         test=test,
     )
+
+
+def rank_below_chance_p(
+    ranks: Sequence[int], n_candidates: int, n_resamples: int = 10_000, seed: int = 0
+) -> float:
+    """One-sided p that a canary's mean rank is below what no memorisation gives.
+
+    Without memorisation each run's 0-indexed rank is uniform on 0..N-1; the null distribution
+    of the mean over the runs is drawn ``n_resamples`` times, and p = (hits + 1) / (draws + 1)
+    where a hit is a simulated mean at or below the observed one.
+    """
+    if not ranks:
+        raise ValueError("rank_below_chance_p needs at least one rank")
+    if n_candidates < 1:
+        raise ValueError("n_candidates must be at least 1")
+    observed = float(np.mean(ranks))
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for start in range(0, n_resamples, _PERMUTATION_BATCH):
+        size = min(_PERMUTATION_BATCH, n_resamples - start)
+        means = rng.integers(0, n_candidates, size=(size, len(ranks))).mean(axis=1)
+        hits += int((means <= observed).sum())
+    return (hits + 1) / (n_resamples + 1)

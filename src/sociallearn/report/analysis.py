@@ -1,14 +1,32 @@
 """The comparisons the report shows, computed once: O vs G per n, random vs voting, methods vs
-zero-shot. Each builder returns the table and the numbers its plot needs."""
+zero-shot. Each builder returns the table and the numbers its plot needs.
+
+Every table is one family of comparisons: its p-values are shown raw and Holm-corrected over the
+family, and a star marks a corrected p below the level. With a paper (``--compare-paper``) each
+table also carries the paper's value for the same cell as a reference row.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sociallearn.evaluation.stats import Comparison, compare
+from sociallearn.evaluation.correction import holm
+from sociallearn.evaluation.paired import TestKind, compare_rows
+from sociallearn.evaluation.stats import Comparison
+from sociallearn.paper import PaperResults
+from sociallearn.report.reference import (
+    GENERATED,
+    HAND_WRITTEN,
+    INSTRUCTION,
+    ORIGINAL,
+    ZERO_SHOT,
+    cell_reference,
+    fraction,
+)
 from sociallearn.report.summary import (
     GroupKey,
     SummaryRow,
@@ -20,25 +38,31 @@ from sociallearn.report.summary import (
     sort_key,
     summarize,
 )
-from sociallearn.report.tables import Table, TableRow
 
-ORIGINAL = "original_examples"
-GENERATED = "synthetic_examples"
-INSTRUCTION = "synthetic_instruction"
-ZERO_SHOT = "zero_shot"
-HAND_WRITTEN = "hand_written"
+__all__ = ["GENERATED", "HAND_WRITTEN", "INSTRUCTION", "ORIGINAL", "ZERO_SHOT"]
+
 # The paper's instruction table compares against the 8-shot prompts.
 REFERENCE_N = 8
+FALLBACK_MARK = "†"
 
 
 @dataclass(frozen=True)
 class Point:
-    """One accuracy (fractions) with its test against the series' baseline, if any."""
+    """One accuracy (fractions) with its test against the series' baseline, if any.
+
+    ``p_holm`` is corrected over the point's table; ``test`` names the test ("paired" or
+    "pooled") and ``fallback`` why a paired test could not be run; ``reference`` is the paper's
+    value for the same cell (a fraction), with ``--compare-paper``.
+    """
 
     n: int
     mean: float
     sem: float
     p_value: float | None = None
+    p_holm: float | None = None
+    test: str | None = None
+    fallback: str = ""
+    reference: float | None = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +108,12 @@ class BarGroup:
     bars: tuple[Bar, ...]
 
 
+Pair = tuple[GroupKey, GroupKey]
+"""(baseline cell, method cell)."""
+
+
 class Analysis:
-    """Summaries and cached permutation tests over one run's result rows."""
+    """Summaries and cached significance tests over one run's result rows."""
 
     def __init__(
         self,
@@ -93,6 +121,8 @@ class Analysis:
         n_resamples: int = 10_000,
         seed: int = 0,
         level: float = 0.05,
+        test: TestKind = "paired",
+        paper: PaperResults | None = None,
     ) -> None:
         row_list = list(rows)
         self.groups = group_rows(row_list)
@@ -100,7 +130,9 @@ class Analysis:
         self.n_resamples = n_resamples
         self.seed = seed
         self.level = level
-        self._cache: dict[tuple[GroupKey, GroupKey], Comparison] = {}
+        self.test: TestKind = test
+        self.paper = paper
+        self._cache: dict[tuple[Pair, TestKind, bool], Comparison] = {}
 
     def tasks(self) -> list[str]:
         return sorted({key[0] for key in self.groups})
@@ -121,42 +153,102 @@ class Analysis:
         keys = sorted(self.keys(task, method), key=lambda k: (k[2], aggregator_rank(k[3])))
         return keys[0] if keys else None
 
-    def point(self, key: GroupKey | None, baseline: GroupKey | None = None) -> Point | None:
-        if key is None or key not in self.summaries:
-            return None
-        summary = self.summaries[key]
-        p_value = None
-        if baseline is not None and baseline in self.groups and baseline != key:
-            p_value = self.compare(baseline, key).p_value
-        return Point(n=summary.n, mean=summary.mean, sem=summary.sem, p_value=p_value)
-
-    def compare(self, baseline: GroupKey, method: GroupKey) -> Comparison:
-        cache_key = (baseline, method)
+    def compare(
+        self, baseline: GroupKey, method: GroupKey, test: TestKind | None = None, ci: bool = False
+    ) -> Comparison:
+        """The test of ``method`` against ``baseline`` (the analysis' test unless given)."""
+        kind = test or self.test
+        cache_key = ((baseline, method), kind, ci)
         if cache_key not in self._cache:
-            self._cache[cache_key] = compare(
+            self._cache[cache_key] = compare_rows(
                 self.groups[baseline],
                 self.groups[method],
+                test=kind,
                 n_resamples=self.n_resamples,
                 seed=self.seed,
+                ci=ci,
             )
         return self._cache[cache_key]
 
+    def family(self, pairs: Sequence[Pair]) -> dict[Pair, tuple[Comparison, float]]:
+        """Tests of a family of comparisons with their Holm-corrected p-values."""
+        valid = [
+            pair
+            for pair in dict.fromkeys(pairs)
+            if pair[0] in self.groups and pair[1] in self.groups and pair[0] != pair[1]
+        ]
+        comparisons = [self.compare(*pair) for pair in valid]
+        corrected = holm([c.p_value for c in comparisons])
+        return {
+            pair: (comparison, p if p is not None else math.nan)
+            for pair, comparison, p in zip(valid, comparisons, corrected, strict=True)
+        }
+
+    def point(
+        self, key: GroupKey | None, tested: tuple[Comparison, float] | None = None
+    ) -> Point | None:
+        if key is None or key not in self.summaries:
+            return None
+        summary = self.summaries[key]
+        reference = fraction(cell_reference(self.paper, *key))
+        point = Point(n=summary.n, mean=summary.mean, sem=summary.sem, reference=reference)
+        if tested is None:
+            return point
+        comparison, p_holm = tested
+        return dataclasses.replace(
+            point,
+            p_value=comparison.p_value,
+            p_holm=p_holm,
+            test=comparison.kind,
+            fallback=comparison.fallback,
+        )
+
     def cell(self, point: Point | None) -> str:
-        """'86.5 (0.9)*' with the star when p < level; '–' when there is no such cell."""
+        """'86.5 (0.9)*' with the star when the corrected p < level; '–' when there is none."""
         if point is None:
             return "–"
         text = format_percent(point.mean, point.sem)
-        if point.p_value is not None and point.p_value < self.level:
+        p_value = point.p_holm if point.p_holm is not None else point.p_value
+        if p_value is not None and p_value < self.level:
             text += "*"
+        return text
+
+    def p_cell(self, point: Point | None, corrected: bool = False) -> str:
+        """A p-value as text; the fallback mark when the pooled test stood in for the paired."""
+        if point is None:
+            return "–"
+        text = format_p(point.p_holm if corrected else point.p_value)
+        return text + FALLBACK_MARK if point.fallback and text != "–" else text
+
+    def test_note(self, points: Iterable[Point | None], against: str) -> str:
+        """The note under a table: which test gave the p-values, the family, the star."""
+        tested = [p for p in points if p is not None and p.p_value is not None]
+        permutations = f"{self.n_resamples:,} permutations"
+        if self.test == "paired":
+            test = (
+                f"p: one-sided paired permutation test of {against}, outcomes swapped within "
+                f"each (item, seed) pair ({permutations})"
+            )
+        else:
+            test = (
+                f"p: the paper's one-sided pooled permutation test of {against}, items of all "
+                f"seeds pooled ({permutations})"
+            )
+        text = (
+            f"{test}; p Holm: corrected over the {len(tested)} comparisons of this table; "
+            f"* = p Holm < {self.level:g}."
+        )
+        reasons = sorted({p.fallback for p in tested if p.fallback})
+        if reasons:
+            text += (
+                f" {FALLBACK_MARK} = the pooled unpaired test, since the paired test was not "
+                f"possible ({'; '.join(reasons)})."
+            )
         return text
 
 
 def format_p(p_value: float | None) -> str:
     return "–" if p_value is None or math.isnan(p_value) else f"{p_value:.4f}"
-
-
-def _with_aggregator(label: str, aggregator: str | None, show: bool) -> str:
-    return f"{label} ({aggregator})" if show and aggregator else label
 
 
 def _baseline_for(analysis: Analysis, task: str, n: int, aggregator: str | None) -> GroupKey | None:
@@ -171,8 +263,31 @@ def _baseline_for(analysis: Analysis, task: str, n: int, aggregator: str | None)
     return candidates[0]
 
 
+def og_pairs(analysis: Analysis, task: str) -> list[Pair]:
+    """The family of one task's paper-layout table: every G cell against O at the same n."""
+    pairs: list[Pair] = []
+    for key in analysis.keys(task, GENERATED):
+        baseline = _baseline_for(analysis, task, key[2], key[3]) if key[2] > 0 else None
+        if baseline is not None:
+            pairs.append((baseline, key))
+    return pairs
+
+
+def og_points(analysis: Analysis, task: str) -> dict[GroupKey, Point]:
+    """Points of every O and G cell of a task; G points carry their test against O."""
+    tested = {pair[1]: result for pair, result in analysis.family(og_pairs(analysis, task)).items()}
+    points: dict[GroupKey, Point] = {}
+    for method in (ORIGINAL, GENERATED):
+        for key in analysis.keys(task, method):
+            point = analysis.point(key, tested.get(key))
+            if point is not None:
+                points[key] = point
+    return points
+
+
 def task_curves(analysis: Analysis, task: str) -> TaskCurves | None:
     """Series of accuracy against n for every example/instruction method with n > 0."""
+    tested = og_points(analysis, task)
     series: list[Series] = []
     levels: list[Level] = []
     for method in analysis.methods(task):
@@ -187,12 +302,7 @@ def task_curves(analysis: Analysis, task: str) -> TaskCurves | None:
             for key in analysis.keys(task, method):
                 if key[2] == 0 or key[3] != aggregator:
                     continue
-                baseline = (
-                    None
-                    if method == ORIGINAL
-                    else _baseline_for(analysis, task, key[2], aggregator)
-                )
-                point = analysis.point(key, baseline if method == GENERATED else None)
+                point = tested.get(key) or analysis.point(key)
                 if point is not None:
                     points.append(point)
             short = {ORIGINAL: "Original (O)", GENERATED: "Generated"}.get(
@@ -204,146 +314,3 @@ def task_curves(analysis: Analysis, task: str) -> TaskCurves | None:
     if not series and not levels:
         return None
     return TaskCurves(task=task, series=tuple(series), levels=tuple(levels))
-
-
-def paper_table(analysis: Analysis, task: str) -> Table | None:
-    """The paper's layout: rows n, columns O and G per aggregator, each G with its p vs O."""
-    o_aggs = analysis.aggregators(task, ORIGINAL)
-    g_aggs = analysis.aggregators(task, GENERATED)
-    if not o_aggs and not g_aggs:
-        return None
-    header: list[str] = ["n"]
-    header += [_with_aggregator("O", agg, len(o_aggs) > 1) for agg in o_aggs]
-    for agg in g_aggs:
-        header += [_with_aggregator("G", agg, True), "p (G vs O)"]
-    ns = sorted({key[2] for m in (ORIGINAL, GENERATED) for key in analysis.keys(task, m)} - {0})
-    zero_key = analysis.first(task, ZERO_SHOT)
-    rows: list[TableRow] = []
-    if zero_key is not None:
-        zero_cell = analysis.cell(analysis.point(zero_key))
-        rows.append(TableRow(("0", zero_cell, *[""] * (len(header) - 2))))
-    for n in ns:
-        cells = [str(n)]
-        for agg in o_aggs:
-            cells.append(analysis.cell(analysis.point((task, ORIGINAL, n, agg))))
-        for agg in g_aggs:
-            key = (task, GENERATED, n, agg)
-            point = analysis.point(key, _baseline_for(analysis, task, n, agg))
-            cells += [analysis.cell(point), format_p(point.p_value if point else None)]
-        rows.append(TableRow(tuple(cells)))
-    return Table(
-        title=f"{task}: accuracy % (SEM over seeds), original (O) vs generated (G) examples",
-        header=tuple(header),
-        rows=tuple(rows),
-        note=(
-            "n = 0 is the zero-shot student. * = p < "
-            f"{analysis.level:g} in the one-sided permutation test of G against O at the same n "
-            f"(items pooled over seeds, {analysis.n_resamples:,} permutations)."
-        ),
-    )
-
-
-def aggregator_tables(analysis: Analysis, task: str) -> list[tuple[Table, Series, Series]]:
-    """Random vs voting per n, for each method run with both (voting is tested against random)."""
-    results: list[tuple[Table, Series, Series]] = []
-    for method in analysis.methods(task):
-        if not {"random", "voting"} <= set(analysis.aggregators(task, method)):
-            continue
-        ns = sorted(
-            {k[2] for k in analysis.keys(task, method) if k[3] == "random" and k[2] > 0}
-            & {k[2] for k in analysis.keys(task, method) if k[3] == "voting"}
-        )
-        rows: list[TableRow] = []
-        random_points: list[Point] = []
-        voting_points: list[Point] = []
-        for n in ns:
-            random_key = (task, method, n, "random")
-            rand = analysis.point(random_key)
-            vote = analysis.point((task, method, n, "voting"), random_key)
-            if rand is None or vote is None:
-                continue
-            random_points.append(rand)
-            voting_points.append(vote)
-            cells = (str(n), analysis.cell(rand), analysis.cell(vote), format_p(vote.p_value))
-            rows.append(TableRow(cells))
-        if not rows:
-            continue
-        table = Table(
-            title=f"{task}: random vs voting aggregator — {method_label(method)}",
-            header=("n", "random", "voting", "p (voting vs random)"),
-            rows=tuple(rows),
-            note=f"* = p < {analysis.level:g}, one-sided permutation test, voting against random.",
-        )
-        results.append(
-            (
-                table,
-                Series("random", method, "random", tuple(random_points)),
-                Series("voting", method, "voting", tuple(voting_points)),
-            )
-        )
-    return results
-
-
-def _overview_specs(analysis: Analysis) -> list[tuple[str, str, int | None, str | None]]:
-    """Rows of the overview: (label, method, n or None for 'no n', aggregator)."""
-    all_keys = list(analysis.groups)
-    original_ns = sorted({k[2] for k in all_keys if k[1] == ORIGINAL and k[2] > 0})
-    ref_n = (
-        REFERENCE_N if REFERENCE_N in original_ns else (original_ns[-1] if original_ns else None)
-    )
-    specs: list[tuple[str, str, int | None, str | None]] = []
-    methods = sorted({k[1] for k in all_keys}, key=method_rank)
-    for method in methods:
-        keys = [k for k in all_keys if k[1] == method]
-        if method in (ZERO_SHOT, HAND_WRITTEN):
-            specs.append((method_label(method), method, None, None))
-            continue
-        # Methods run only at n = 0 (an instruction written without examples) still get a row.
-        ns = sorted({k[2] for k in keys if k[2] > 0}) or [0]
-        n = ref_n if ref_n in ns else ns[-1]
-        aggs = sorted({k[3] for k in keys if k[2] == n}, key=aggregator_rank)
-        for agg in aggs:
-            show_agg = agg is not None and (method != ORIGINAL or len(aggs) > 1)
-            suffix = f", {agg}" if show_agg else ""
-            if method == ORIGINAL:
-                label = f"{n}-shot original (O{suffix})"
-            elif method == GENERATED:
-                label = f"{n}-shot generated (G{suffix})"
-            elif n == 0:
-                label = f"{method_label(method)}{f' ({agg})' if agg else ''}"
-            else:
-                label = f"{method_label(method)} (n = {n}{suffix})"
-            specs.append((label, method, n, agg))
-    return specs
-
-
-def methods_overview(analysis: Analysis) -> tuple[Table, list[BarGroup]] | None:
-    """The instruction table's layout: methods as rows, tasks as columns, tests vs zero-shot."""
-    tasks = analysis.tasks()
-    specs = _overview_specs(analysis)
-    if not specs or not any(spec[1] == ZERO_SHOT for spec in specs) or len(specs) < 2:
-        return None
-    rows: list[TableRow] = []
-    groups: dict[str, list[Bar]] = {task: [] for task in tasks}
-    for label, method, n, agg in specs:
-        cells, p_cells = [label], ["p vs zero-shot"]
-        for task in tasks:
-            zero_key = analysis.first(task, ZERO_SHOT)
-            key = analysis.first(task, method) if n is None else (task, method, n, agg)
-            point = analysis.point(key, zero_key if method != ZERO_SHOT else None)
-            cells.append(analysis.cell(point))
-            p_cells.append(format_p(point.p_value if point else None))
-            groups[task].append(Bar(label, method, agg, point))
-        rows.append(TableRow(tuple(cells)))
-        if method != ZERO_SHOT:
-            rows.append(TableRow(tuple(p_cells), minor=True))
-    table = Table(
-        title="Methods compared with the zero-shot student: accuracy % (SEM over seeds)",
-        header=("method", *tasks),
-        rows=tuple(rows),
-        note=(
-            f"* = p < {analysis.level:g} in the one-sided permutation test against zero-shot on "
-            "the same task (items pooled over seeds)."
-        ),
-    )
-    return table, [BarGroup(task, tuple(groups[task])) for task in tasks]

@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sociallearn.evaluation.paired import TestKind
+from sociallearn.paper import PaperResults, load_paper_results
 from sociallearn.report import plots
-from sociallearn.report.analysis import (
-    Analysis,
-    aggregator_tables,
-    methods_overview,
-    paper_table,
-    task_curves,
-)
+from sociallearn.report.analysis import Analysis, task_curves
+from sociallearn.report.comparison_tables import aggregator_tables, methods_overview, paper_table
+from sociallearn.report.findings import build_findings
 from sociallearn.report.load import RunData, load_run
 from sociallearn.report.page import html_page
 from sociallearn.report.privacy import (
@@ -69,6 +67,8 @@ def _header_facts(run: RunData) -> list[tuple[str, str]]:
     rows = run.results
     seeds = sorted({int(row["seed"]) for row in rows if row.get("seed") is not None})
     results_file = run.run_dir / "results.jsonl"
+    if not results_file.is_file():
+        results_file = run.run_dir / "privacy.jsonl"  # an audit-only directory
     written = dt.datetime.fromtimestamp(results_file.stat().st_mtime, tz=dt.UTC)
     return [
         ("Run directory", str(run.run_dir)),
@@ -84,8 +84,47 @@ def _header_facts(run: RunData) -> list[tuple[str, str]]:
     ]
 
 
+def _config_model(config_text: str | None) -> str | None:
+    """The student's model spec from config.yaml, for runs whose rows do not record it."""
+    if not config_text:
+        return None
+    import yaml
+
+    try:
+        config = yaml.safe_load(config_text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    model = config.get("student_model") or config.get("model")
+    return str(model) if model else None
+
+
+def _findings_section(run: RunData, analysis: Analysis, paper: PaperResults) -> Section:
+    found = build_findings(
+        analysis, paper, canary_groups(run.privacy), run.privacy, _config_model(run.config_text)
+    )
+    intro = (
+        f"Each claim of the paper ({paper.source}) checked on this run: the paper's own reading "
+        "of its numbers, our verdict, the evidence and the model we used. The paper's models "
+        "(PaLM 2) are far larger than most open models, so a claim that is not held here may "
+        "still hold for them."
+    )
+    if found.not_in_paper:
+        intro += (
+            f" The paper did not run {', '.join(found.not_in_paper)}: there are no reference "
+            "numbers for it and it is left out of the findings."
+        )
+    blocks: list[Table | Figure] = [found.summary]
+    blocks += [finding.table for finding in found.findings if finding.table is not None]
+    return Section("findings", "Findings", intro, blocks)
+
+
 def _sections(run: RunData, analysis: Analysis) -> list[Section]:
     sections: list[Section] = []
+    paper = analysis.paper
+    if paper is not None:
+        sections.append(_findings_section(run, analysis, paper))
     overview = methods_overview(analysis)
     if overview is not None:
         table, groups = overview
@@ -152,6 +191,9 @@ def _sections(run: RunData, analysis: Analysis) -> list[Section]:
         )
     if run.privacy:
         groups_ = canary_groups(run.privacy)
+        paper_ranks = (
+            {(row.task, row.kind): row.mean_rank for row in paper.canaries.rows} if paper else None
+        )
         sections.append(
             Section(
                 "privacy",
@@ -159,11 +201,11 @@ def _sections(run: RunData, analysis: Analysis) -> list[Section]:
                 "A canary planted in every teacher's private data is scored, behind the student's "
                 "learned prompt, against reference canaries that were never planted.",
                 [
-                    privacy_table(groups_),
+                    privacy_table(groups_, paper.canaries if paper else None),
                     Figure(
                         "canary_ranks",
                         "Canary rank histograms per template.",
-                        plots.rank_histograms(groups_),
+                        plots.rank_histograms(groups_, paper_mean_ranks=paper_ranks),
                     ),
                 ],
             )
@@ -182,9 +224,13 @@ def _html_block(block: Table | Figure) -> str:
     )
 
 
-def _markdown(facts: list[tuple[str, str]], sections: list[Section], config: str | None) -> str:
+def _markdown(
+    facts: list[tuple[str, str]], sections: list[Section], config: str | None, note: str = ""
+) -> str:
     lines = ["# sociallearn report", ""]
     lines += [f"- **{name}:** {value}" for name, value in facts]
+    if note:
+        lines += ["", note]
     for section in sections:
         lines += ["", f"## {section.title}", ""]
         if section.intro:
@@ -199,13 +245,45 @@ def _markdown(facts: list[tuple[str, str]], sections: list[Section], config: str
     return "\n".join(lines).rstrip() + "\n"
 
 
-def build_report(run_dir: Path, *, n_resamples: int = 10_000, seed: int = 0) -> ReportPaths:
+def stats_note(n_resamples: int, test: TestKind) -> str:
+    """How the report's numbers and p-values were computed (shown under the header)."""
+    if test == "paired":
+        how = (
+            "the p-values come from a one-sided paired permutation test: both methods answered "
+            "the same test items with the same seeds, so their outcomes are swapped within each "
+            f"(item, seed) pair ({n_resamples:,} permutations)"
+        )
+    else:
+        how = (
+            "the p-values come from the paper's one-sided pooled permutation test: the items of "
+            f"all seeds are pooled and split at random into piles of the original sizes "
+            f"({n_resamples:,} permutations)"
+        )
+    return (
+        "Accuracies are in percent: the mean over seeds, with the standard error of that mean in "
+        f"brackets. Unless a table says otherwise, {how}. Each table's p-values are also shown "
+        "Holm-corrected over that table's comparisons (p Holm), and a star marks p Holm < 0.05."
+    )
+
+
+def build_report(
+    run_dir: Path,
+    *,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    compare_paper: bool = False,
+    test: TestKind = "paired",
+) -> ReportPaths:
     """Write ``report.html`` and ``report.md`` (figures in ``report_files/``) into ``run_dir``.
 
     ``n_resamples`` permutations per significance test (the paper uses 10^4); ``seed`` fixes them.
+    ``compare_paper`` adds the paper's numbers beside ours and a Findings section; ``test``
+    chooses the paired test (default) or the paper's pooled one for the tables.
     """
     run = load_run(Path(run_dir))
-    analysis = Analysis(run.results, n_resamples=n_resamples, seed=seed)
+    paper = load_paper_results() if compare_paper else None
+    analysis = Analysis(run.results, n_resamples=n_resamples, seed=seed, test=test, paper=paper)
+    note = stats_note(n_resamples, test)
     facts = _header_facts(run)
     sections = _sections(run, analysis)
     files_dir = run.run_dir / FILES_DIR
@@ -222,7 +300,9 @@ def build_report(run_dir: Path, *, n_resamples: int = 10_000, seed: int = 0) -> 
         for section in sections
     ]
     html_path = run.run_dir / "report.html"
-    html_path.write_text(html_page(facts, body, run.config_text, n_resamples), encoding="utf-8")
+    html_path.write_text(
+        html_page(facts, body, run.config_text, n_resamples, stats_note=note), encoding="utf-8"
+    )
     md_path = run.run_dir / "report.md"
-    md_path.write_text(_markdown(facts, sections, run.config_text), encoding="utf-8")
+    md_path.write_text(_markdown(facts, sections, run.config_text, note), encoding="utf-8")
     return ReportPaths(html=html_path, markdown=md_path, figures=tuple(figures))

@@ -71,18 +71,21 @@ def _dedupe_units(rows: list[Row]) -> list[Row]:
 
 
 def load_run(run_dir: Path) -> RunData:
-    """Load a run directory; results.jsonl must exist, the other files are optional."""
+    """Load a run directory: results.jsonl or privacy.jsonl must exist, the rest is optional."""
     if not run_dir.is_dir():
         raise DataError(
             f"{run_dir}: not a directory; expected a run directory from `sociallearn run`"
         )
     results_path = run_dir / RESULTS_FILE
-    if not results_path.is_file():
+    privacy_path = run_dir / PRIVACY_FILE
+    results: list[Row] = []
+    if results_path.is_file():
+        results = read_jsonl(results_path, required=("task", "method"))
+    elif not privacy_path.is_file():
+        # An audit-only directory (privacy.jsonl alone) still makes a report.
         raise DataError(f"{results_path}: not found; run `sociallearn run` to produce it")
-    results = read_jsonl(results_path, required=("task", "method"))
     for index, row in enumerate(results, start=1):
         _check_result_row(results_path, index, row)
-    privacy_path = run_dir / PRIVACY_FILE
     privacy = read_jsonl(privacy_path, required=("rank",)) if privacy_path.is_file() else []
     config_path = run_dir / CONFIG_FILE
     config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None

@@ -53,7 +53,9 @@ def html_page(
     sections: Body,
     config_text: str | None,
     n_resamples: int = 10_000,
+    stats_note: str | None = None,
 ) -> str:
+    """The page; ``stats_note`` (how the p-values were computed) replaces the pooled-test note."""
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -66,7 +68,7 @@ def html_page(
     ]
     parts += [f"<dt>{esc(name)}</dt><dd>{esc(value)}</dd>" for name, value in facts]
     parts.append("</dl>")
-    parts.append(f'<p class="stats">{esc(_stats_note(n_resamples))}</p>')
+    parts.append(f'<p class="stats">{esc(stats_note or _stats_note(n_resamples))}</p>')
     if sections:
         parts.append("<nav><strong>Contents</strong><ul>")
         parts += [

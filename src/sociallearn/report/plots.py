@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -140,6 +140,27 @@ def accuracy_vs_n(curves: TaskCurves, level: float) -> bytes:
                 if _significant(point, level):
                     any_star = True
                     _star(ax, x, y + e, lift=1, fontsize=18, color=color)
+            refs = [
+                (x, _pct(p.reference))
+                for x, p in zip(xs, series.points, strict=True)
+                if p.reference is not None
+            ]
+            if refs:
+                handles.append(
+                    ax.plot(
+                        [x for x, _ in refs],
+                        [y for _, y in refs],
+                        marker="D",
+                        markersize=6,
+                        markerfacecolor="white",
+                        linestyle=":",
+                        linewidth=1.4,
+                        color=color,
+                        label=f"{series.label} — paper",
+                    )[0]
+                )
+                tops += [y for _, y in refs]
+                bottoms += [y for _, y in refs]
         for index, level_line in enumerate(curves.levels):
             value = _pct(level_line.point.mean)
             handles.append(
@@ -153,6 +174,20 @@ def accuracy_vs_n(curves: TaskCurves, level: float) -> bytes:
             )
             tops.append(value)
             bottoms.append(value)
+            if level_line.point.reference is not None:
+                reference = _pct(level_line.point.reference)
+                handles.append(
+                    ax.axhline(
+                        reference,
+                        color=color_for(level_line.method, level_line.aggregator, index + 3),
+                        linestyle=(0, (1, 4)),
+                        linewidth=1.4,
+                        alpha=0.8,
+                        label=f"{level_line.label} — paper",
+                    )
+                )
+                tops.append(reference)
+                bottoms.append(reference)
         _set_ylim(ax, bottoms, tops)
         ax.set_xticks(range(len(ns)), [str(n) for n in ns])
         if ns:
@@ -192,6 +227,7 @@ def _bars(
     width = 0.8 / max(1, len(template))
     handles: list[Any] = []
     any_star = False
+    any_reference = False
     for index, spec in enumerate(template):
         color = color_for(spec.method, spec.aggregator, index)
         xs, ys, errs, points = [], [], [], []
@@ -219,6 +255,18 @@ def _bars(
             if _significant(point, level):
                 any_star = True
                 _star(ax, x, y + e, lift=0, fontsize=16)
+        for group_index, (_, bars) in enumerate(groups):
+            point = bars[index].point
+            if point is not None and point.reference is not None:
+                x = group_index + (index - (len(template) - 1) / 2) * width
+                ax.plot(
+                    [x - width * 0.42, x + width * 0.42],
+                    [_pct(point.reference)] * 2,
+                    color="black",
+                    linewidth=2.4,
+                    solid_capstyle="butt",
+                )
+                any_reference = True
     ax.set_xticks(range(len(groups)), [name for name, _ in groups])
     ax.set_ylim(0, 109)
     ax.set_yticks(range(0, 101, 20))
@@ -226,6 +274,10 @@ def _bars(
     ax.grid(axis="x", visible=False)
     if any_star:
         handles.append(_star_handle(star_label))
+    if any_reference:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="black", linewidth=2.4, label="paper (PaLM 2-S)"))
     return handles
 
 
@@ -284,8 +336,15 @@ def leakage_histogram(distances: dict[str, list[float]]) -> bytes:
         return _png(fig)
 
 
-def rank_histograms(groups: Sequence[CanaryGroup], bins: int = 10) -> bytes:
-    """Canary rank histograms per (task, template), methods side by side, uniform level dashed."""
+def rank_histograms(
+    groups: Sequence[CanaryGroup],
+    bins: int = 10,
+    paper_mean_ranks: Mapping[tuple[str, str], float] | None = None,
+) -> bytes:
+    """Canary rank histograms per (task, template), methods side by side, uniform level dashed.
+
+    ``paper_mean_ranks`` maps (task, kind) to the paper's mean rank, drawn as a vertical line.
+    """
     panels: dict[tuple[str, str], list[CanaryGroup]] = {}
     for group in groups:
         panels.setdefault((group.task, group.template), []).append(group)
@@ -303,6 +362,9 @@ def rank_histograms(groups: Sequence[CanaryGroup], bins: int = 10) -> bytes:
             ax.hist(data, bins=edges, color=colors, label=labels)
             for count in sorted({len(g.ranks) for g in members}):
                 ax.axhline(count / bins, color="black", linestyle="--", linewidth=1.5)
+            paper_rank = (paper_mean_ranks or {}).get((task, members[0].kind))
+            if paper_rank is not None:
+                ax.axvline(paper_rank, color="#c0392b", linestyle=":", linewidth=2.2)
             ax.set_title(f"{task}: {template}")
             ax.set_xlim(0, n_candidates)
             ax.set_xlabel("Canary rank (0 = most likely)")
@@ -324,5 +386,16 @@ def rank_histograms(groups: Sequence[CanaryGroup], bins: int = 10) -> bytes:
                 label=f"no memorisation: runs / {bins} per bin",
             )
         )
+        if paper_mean_ranks:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="#c0392b",
+                    linestyle=":",
+                    linewidth=2.2,
+                    label="paper: mean rank, generated (PaLM 2-S)",
+                )
+            )
         _legend(fig, handles, ncol=3)
         return _png(fig)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sociallearn.evaluation.stats import mean_sem
+from sociallearn.paper import PaperCanaries
 from sociallearn.report.summary import method_rank, row_key, sort_key
 from sociallearn.report.tables import Table, TableRow
 
@@ -117,7 +118,27 @@ def canary_groups(rows: Iterable[Mapping[str, Any]]) -> list[CanaryGroup]:
     return sorted(groups, key=lambda g: (g.task, g.template, method_rank(g.method)))
 
 
-def privacy_table(groups: list[CanaryGroup]) -> Table:
+def _paper_rows(groups: list[CanaryGroup], paper: PaperCanaries, width: int) -> list[TableRow]:
+    """The paper's canary results for the (task, kind) cells we ran, padded to the header."""
+    rows = []
+    for task, kind in sorted({(g.task, g.kind) for g in groups}):
+        ref = paper.get(task, kind)
+        if ref is None:
+            continue
+        cells = (
+            f"paper, {paper.name}",
+            f"{task} {kind}s",
+            "generated (PaLM 2-S)",
+            str(ref.runs),
+            f"{ref.mean_rank:g}",
+            str(ref.rank_zero),
+        )
+        rows.append(TableRow(cells + ("",) * (width - len(cells)), minor=True))
+    return rows
+
+
+def privacy_table(groups: list[CanaryGroup], paper: PaperCanaries | None = None) -> Table:
+    """The canary table; with ``paper``, its Tables 3 and 4 results for the same task and kind."""
     rows = []
     for group in groups:
         cells = (
@@ -146,19 +167,29 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             "",
         )
         rows.append(TableRow(reference, minor=True))
+    header = (
+        "task",
+        "template",
+        "method",
+        "runs",
+        "mean rank (SEM)",
+        "# rank 0",
+        "mean exposure, bits (SEM)",
+        "extrapolated exposure, bits",
+        "secret reached student",
+    )
+    note = ""
+    if paper is not None:
+        paper_rows = _paper_rows(groups, paper, len(header))
+        rows += paper_rows
+        if paper_rows:
+            note = (
+                f" Rows 'paper': {paper.name} of the paper ({paper.model}, N = "
+                f"{paper.rows[0].n_candidates}); {paper.method_note}"
+            )
     return Table(
         title="Canary memorisation: rank of the planted canary among N candidates",
-        header=(
-            "task",
-            "template",
-            "method",
-            "runs",
-            "mean rank (SEM)",
-            "# rank 0",
-            "mean exposure, bits (SEM)",
-            "extrapolated exposure, bits",
-            "secret reached student",
-        ),
+        header=header,
         rows=tuple(rows),
         note=(
             "Rank 0 = the planted canary is more likely than every reference canary. Exposure = "
@@ -167,7 +198,7 @@ def privacy_table(groups: list[CanaryGroup]) -> Table:
             "a skew-normal to the references' scores and reads the canary's tail probability, so "
             "it is not capped at log2 N: it tells how far beyond every reference a rank-0 canary "
             "lies. 'Secret reached student' counts runs in which a message to the student "
-            "carried the canary's secret (always, for original examples)."
+            "carried the canary's secret (always, for original examples)." + note
         ),
     )
 

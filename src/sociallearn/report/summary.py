@@ -71,12 +71,41 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " "))
 
 
-def row_key(row: Mapping[str, Any]) -> GroupKey:
-    """Group key of a results row; a missing n counts as 0 and an empty aggregator as None."""
+def _args_text(row: Mapping[str, Any]) -> str:
+    args = row.get("method_args")
+    if not isinstance(args, Mapping) or not args:
+        return ""
+    return ", ".join(f"{name}={args[name]}" for name in sorted(args))
+
+
+def variant_names(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """Display name per (method, method_args text).
+
+    A method keeps its plain name unless its rows carry different ``method_args``; then each
+    variant is named "method (arg=value, ...)", so that variants are never averaged together.
+    """
+    variants: dict[str, set[str]] = {}
+    for row in rows:
+        variants.setdefault(str(row["method"]), set()).add(_args_text(row))
+    names: dict[tuple[str, str], str] = {}
+    for method, texts in variants.items():
+        for text in texts:
+            names[(method, text)] = f"{method} ({text})" if len(texts) > 1 and text else method
+    return names
+
+
+def row_key(row: Mapping[str, Any], names: Mapping[tuple[str, str], str] | None = None) -> GroupKey:
+    """Group key of a results row; a missing n counts as 0 and an empty aggregator as None.
+
+    ``names`` (from :func:`variant_names`) tells apart variants of one method.
+    """
     aggregator = row.get("aggregator")
+    method = str(row["method"])
+    if names is not None:
+        method = names.get((method, _args_text(row)), method)
     return (
         str(row["task"]),
-        str(row["method"]),
+        method,
         int(row.get("n") or 0),
         str(aggregator) if aggregator else None,
     )
@@ -90,9 +119,11 @@ def row_accuracy(row: Mapping[str, Any]) -> float:
 
 
 def group_rows(rows: Iterable[Mapping[str, Any]]) -> dict[GroupKey, list[Mapping[str, Any]]]:
+    row_list = list(rows)
+    names = variant_names(row_list)
     groups: dict[GroupKey, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(row_key(row), []).append(row)
+    for row in row_list:
+        groups.setdefault(row_key(row, names), []).append(row)
     return groups
 
 
