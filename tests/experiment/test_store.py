@@ -25,11 +25,28 @@ def test_units_saved_are_done_and_exported(tmp_path: Path) -> None:
 def test_a_different_config_is_refused(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path)
     store.claim("abc", "x: 1")
+    store.save("u1", {"unit": "u1"}, [])  # the first stored unit binds the directory
     store.close()
     again = ResultsStore(tmp_path)
     again.claim("abc", "x: 1")  # same config: fine
+    again.close()
+    other = ResultsStore(tmp_path)
     with pytest.raises(ConfigError, match="different configuration"):
-        again.claim("zzz", "x: 2")
+        other.claim("zzz", "x: 2")
+    other.close()
+
+
+def test_a_start_that_stored_nothing_does_not_bind_the_directory(tmp_path: Path) -> None:
+    failed = ResultsStore(tmp_path)
+    failed.claim("typo", "model: gpt5:big")  # then pre-flight failed: nothing was stored
+    failed.close()
+    fixed = ResultsStore(tmp_path)
+    fixed.claim("good", "model: fake")
+    fixed.save("u1", {"unit": "u1"}, [])
+    fixed.close()
+    again = ResultsStore(tmp_path)
+    with pytest.raises(ConfigError, match="different configuration"):
+        again.claim("typo", "model: gpt5:big")
     again.close()
 
 

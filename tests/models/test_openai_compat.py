@@ -120,29 +120,43 @@ def test_grammar_is_sent_only_when_a_field_is_configured() -> None:
     assert c.constrained and calls.calls[0]["extra_body"] == {"grammar": 'root ::= "a"'}
 
 
-def test_retries_transient_errors_then_succeeds() -> None:
+def test_unusable_responses_are_retried_then_succeed() -> None:
     choice = SimpleNamespace(
         text="x", logprobs=SimpleNamespace(token_logprobs=[-1.0]), finish_reason="stop"
     )
-    flaky = [
-        _status_error(openai.InternalServerError, 503),
-        _status_error(openai.RateLimitError, 429),
-        choice,
-    ]
+    no_text = SimpleNamespace(text=None, logprobs=None, finish_reason="stop")
+    flaky = [no_text, "<html>busy</html>", choice]
     model, completions = _model(flaky, max_tries=3)
     [c] = model.generate(["p"], GenerationParams())
     assert c.text == "x"
     assert len(completions.calls) == 3
 
 
-def test_gives_up_after_max_tries_with_one_line() -> None:
+def test_an_empty_answer_is_never_taken_as_a_result() -> None:
+    # The bug this guards against: "text": null became "" and was scored as a wrong answer.
+    no_text = SimpleNamespace(text=None, logprobs=None, finish_reason="stop")
+    model, completions = _model([no_text], max_tries=2)
+    with pytest.raises(BackendError, match="unusable responses"):
+        model.generate(["p"], GenerationParams())
+    assert len(completions.calls) == 2
+
+
+def test_gives_up_with_one_line_after_the_clients_retries() -> None:
+    # Transport failures are retried by the openai client itself (max_retries = max_tries - 1,
+    # Retry-After honoured); when one still comes through, the budget is spent.
     model, completions = _model([_status_error(openai.InternalServerError, 500)], max_tries=2)
     with pytest.raises(BackendError) as info:
         model.generate(["p"], GenerationParams())
-    assert len(completions.calls) == 2
+    assert len(completions.calls) == 1
     message = str(info.value)
     assert message.startswith("cannot reach OpenAI-compatible server at http://test/v1 after 2")
+    assert "max_tries=2" in message
     assert "\n" not in message
+
+
+def test_the_client_retries_transport_failures_itself() -> None:
+    model = OpenAICompatModel("m", base_url="http://test/v1", max_tries=4)
+    assert model._client.max_retries == 3
 
 
 def test_client_errors_are_not_retried() -> None:
@@ -165,6 +179,7 @@ def test_echo_scoring_picks_continuation_tokens() -> None:
     pieces = ["1", ",", " 2", ",", " 3", ",", " 4", ",", " 5", ",", " 6", ","]
     probe = _echo_choice(pieces, [None] + [-0.1] * 11, " 7")
     probe.logprobs.text_offset.append(len("1, 2, 3, 4, 5, 6,"))
+    probe.logprobs.tokens.append(" 7")
     probe.logprobs.token_logprobs.append(-0.05)
     scored = _echo_choice(["Class", ":", " sp", "am"], [None, -2.0, -0.5, -0.25], "\n")
 

@@ -5,18 +5,33 @@ either the whole unit or none of it; a rerun skips finished units. ``results.jso
 ``transcript.jsonl`` and ``privacy.jsonl`` are exports of the store: each finished unit is
 appended to them, and they are rewritten whole when a run starts and ends, which also repairs
 them after a crash between a unit's commit and its append.
+
+Faults (see ``docs/failure-modes.md``):
+
+* The directory is bound to a configuration (its fingerprint) with the first stored unit, so a
+  start that fails before storing anything (a typo in ``--model``) does not lock it.
+* A folder that is not empty and has no ``results.sqlite`` is not a run directory and is refused,
+  so ``--out`` cannot overwrite someone's files (:func:`adopt` makes one on purpose).
+* One writer at a time: :meth:`ResultsStore.claim` takes an exclusive lock on ``results.lock``
+  (audit shards take a shared one: they are designed to share a directory).
+* An export is never rewritten from a store that lacks units the export lists (an emptied,
+  replaced or corrupt store); :func:`rebuild_from_exports` rebuilds the store from them.
+* SQLite and OS errors become one :class:`UserError` naming the path; a failed write rolls back.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from sociallearn.errors import ConfigError
+from sociallearn.errors import ConfigError, DataError, UserError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,44 +42,143 @@ CREATE TABLE IF NOT EXISTS messages (
     unit TEXT NOT NULL, seq INTEGER NOT NULL, row TEXT NOT NULL, PRIMARY KEY (unit, seq)
 );
 """
+STORE_FILE = "results.sqlite"
+LOCK_FILE = "results.lock"
+EXPORTS = {"result": "results.jsonl", "audit": "privacy.jsonl"}
+
+
+def _recover_hint(run_dir: Path) -> str:
+    return (
+        f"rebuild it from the exports with `sociallearn recover {run_dir}` (the old file is kept "
+        f"beside it), or use --out for a new directory"
+    )
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / STORE_FILE).is_file()
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a path that is a file, or a non-empty folder that is not a run directory."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(
+            f"run directory (--out) {run_dir}: is a file, not a folder (expected a run directory)"
+        )
+    if run_dir.is_dir() and not is_run_dir(run_dir):
+        try:
+            foreign = sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("."))
+        except OSError as exc:
+            raise UserError(
+                f"run directory (--out) {run_dir}: cannot list the folder ({exc.strerror})"
+            ) from exc
+        if foreign:
+            shown = ", ".join(foreign[:4]) + (", ..." if len(foreign) > 4 else "")
+            raise ConfigError(
+                f"run directory (--out) {run_dir}: this folder holds other files ({shown}) and "
+                f"is not a sociallearn run directory (no {STORE_FILE}); choose a new or empty "
+                "folder, or pass --force to use it anyway (files sociallearn writes are "
+                "overwritten)"
+            )
+
+
+def adopt(run_dir: Path) -> None:
+    """Make ``run_dir`` a run directory even if it holds other files (``--force``)."""
+    if not is_run_dir(run_dir):
+        ResultsStore(run_dir, check=False).close()
 
 
 class ResultsStore:
     """Finished units of one run directory."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, *, check: bool = True) -> None:
         self.run_dir = run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / "results.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        if check:
+            check_run_dir(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"run directory (--out) {run_dir}: cannot create the folder ({_why(exc)})"
+            ) from exc
+        self.path = run_dir / STORE_FILE
+        self._lock: IO[bytes] | None = None
+        self._fingerprint: str | None = None
+        self._config = ""
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30)
+        except sqlite3.Error as exc:
+            raise UserError(f"{self.path}: cannot open ({exc})") from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise self._error("cannot open", exc) from exc
+
+    def _error(self, doing: str, exc: sqlite3.Error) -> UserError:
+        text = str(exc)
+        if isinstance(exc, sqlite3.DatabaseError) and (
+            "not a database" in text or "malformed" in text
+        ):
+            return DataError(
+                f"{self.path}: not a readable results store ({text}); nothing was overwritten; "
+                + _recover_hint(self.run_dir)
+            )
+        return UserError(
+            f"{self.path}: {doing} ({text}); units finished before this one are kept, fix the "
+            "cause (disk space, permissions) and rerun the same command to resume"
+        )
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # releases the lock
+            self._lock = None
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._db:
-            yield self._db
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.Error as exc:
+            raise self._error(doing, exc) from exc
 
-    def claim(self, fingerprint: str, config_yaml: str) -> None:
-        """Bind the directory to one config; a different config is refused, not mixed in."""
-        with self._transaction() as db:
-            # OR IGNORE: workers sharing a directory may claim it at the same moment.
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('config', ?)", (config_yaml,))
-        row = self._db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-        if row[0] != fingerprint:
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error("cannot read", exc) from exc
+
+    def lock(self, shared: bool = False) -> None:
+        """Take the directory's writer lock: exclusive, or shared between audit shards."""
+        self._lock = lock_run_dir(self.run_dir, shared=shared)
+
+    def claim(self, fingerprint: str, config_yaml: str, *, shared: bool = False) -> None:
+        """Check the directory holds results of this config (or none); lock it for writing.
+
+        The fingerprint is bound with the first stored unit (:meth:`save`), so a start that
+        fails before storing anything leaves the directory free for the corrected command.
+        """
+        self.lock(shared=shared)
+        self._fingerprint, self._config = fingerprint, config_yaml
+        with self._transaction("cannot write") as db:
+            if not db.execute("SELECT 1 FROM units LIMIT 1").fetchone():
+                # Nothing stored: an earlier start bound it (older versions did) in vain.
+                db.execute("DELETE FROM meta WHERE key IN ('fingerprint', 'config')")
+        self._check_fingerprint()
+
+    def _check_fingerprint(self) -> None:
+        row = self._query("SELECT value FROM meta WHERE key='fingerprint'")
+        if row and self._fingerprint is not None and row[0][0] != self._fingerprint:
             raise ConfigError(
                 f"{self.run_dir}: this run directory holds results of a different configuration "
-                f"(fingerprint {row[0]}, yours {fingerprint}); use --out for a new directory "
-                "or delete it"
+                f"(fingerprint {row[0][0]}, yours {self._fingerprint}); use --out for a new "
+                "directory or delete it"
             )
 
     def done(self, kind: str = "result") -> set[str]:
-        rows = self._db.execute("SELECT key FROM units WHERE kind=?", (kind,)).fetchall()
+        rows = self._query("SELECT key FROM units WHERE kind=?", (kind,))
         return {r[0] for r in rows}
 
     def save(
@@ -75,10 +189,15 @@ class ResultsStore:
         kind: str = "result",
         extra_rows: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Write a unit's row(s) and transcript in one transaction."""
-        import time
-
-        with self._transaction() as db:
+        """Write a unit's row(s) and transcript in one transaction (binding the directory)."""
+        with self._transaction("cannot store a finished unit") as db:
+            if self._fingerprint is not None:
+                # OR IGNORE: shards sharing a directory may store their first units together.
+                db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (self._fingerprint,)
+                )
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('config', ?)", (self._config,))
+                self._check_fingerprint()  # inside the transaction: a mismatch stores nothing
             db.execute(
                 "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?)",
                 (key, kind, json.dumps({"row": row, "extra": list(extra_rows)}), time.time()),
@@ -90,17 +209,13 @@ class ResultsStore:
             )
 
     def rows(self, kind: str = "result") -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
         query = "SELECT row FROM units WHERE kind=? ORDER BY finished"
-        for (text,) in self._db.execute(query, (kind,)):
-            payload = json.loads(text)
-            out.append(payload["row"])
-        return out
+        return [json.loads(text)["row"] for (text,) in self._query(query, (kind,))]
 
     def extra_rows(self, kind: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         query = "SELECT row FROM units WHERE kind=? ORDER BY finished"
-        for (text,) in self._db.execute(query, (kind,)):
+        for (text,) in self._query(query, (kind,)):
             out.extend(json.loads(text)["extra"])
         return out
 
@@ -108,10 +223,27 @@ class ResultsStore:
         query = (
             "SELECT m.row FROM messages m JOIN units u ON u.key = m.unit ORDER BY u.finished, m.seq"
         )
-        return [json.loads(text) for (text,) in self._db.execute(query)]
+        return [json.loads(text) for (text,) in self._query(query)]
+
+    def check_exports(self) -> None:
+        """Refuse to go on when an export lists units the store lacks (emptied or replaced).
+
+        The exports are read first and the store second: the store only grows, so a unit an
+        export got from it (even from another shard, a moment ago) is found.
+        """
+        for kind, name in EXPORTS.items():
+            listed = _export_keys(self.run_dir / name, kind)
+            missing = listed - self.done(kind)
+            if missing:
+                raise DataError(
+                    f"{self.path}: lacks {len(missing)} of the {len(listed)} units that {name} "
+                    f"lists (the store was emptied or replaced); nothing was overwritten; "
+                    + _recover_hint(self.run_dir)
+                )
 
     def export(self) -> None:
-        """Rewrite the JSONL exports from the store (atomic replace)."""
+        """Rewrite the JSONL exports from the store (atomic replace, never from a lesser store)."""
+        self.check_exports()
         _write_jsonl(self.run_dir / "results.jsonl", self.rows("result"))
         _write_jsonl(self.run_dir / "transcript.jsonl", self.messages())
         privacy = self.extra_rows("audit")
@@ -122,28 +254,164 @@ class ResultsStore:
 
     def export_unit(self, key: str) -> None:
         """Append one saved unit to the JSONL exports: constant cost per unit, unlike ``export``."""
-        found = self._db.execute("SELECT kind, row FROM units WHERE key=?", (key,)).fetchone()
-        if found is None:
+        found = self._query("SELECT kind, row FROM units WHERE key=?", (key,))
+        if not found:
             raise KeyError(key)
-        kind, payload = found[0], json.loads(found[1])
+        kind, payload = found[0][0], json.loads(found[0][1])
         if kind == "result":
             _append_jsonl(self.run_dir / "results.jsonl", [payload["row"]])
         query = "SELECT row FROM messages WHERE unit=? ORDER BY seq"
-        messages = [json.loads(text) for (text,) in self._db.execute(query, (key,))]
+        messages = [json.loads(text) for (text,) in self._query(query, (key,))]
         _append_jsonl(self.run_dir / "transcript.jsonl", messages)
         if kind == "audit":
             _append_jsonl(self.run_dir / "privacy.jsonl", payload["extra"])
 
 
+def lock_run_dir(run_dir: Path, *, shared: bool = False) -> IO[bytes] | None:
+    """An open, locked ``results.lock``; closing it (or the process ending) releases the lock."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one writer is the user's business
+        return None
+    path = run_dir / LOCK_FILE
+    try:
+        handle = path.open("ab")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot create the lock file ({_why(exc)})") from exc
+    try:
+        fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UserError(
+            f"{run_dir}: another sociallearn process is writing this run directory; wait for "
+            "it to finish or use --out for a new directory (audit shards --shard K/N may "
+            "share one)"
+        ) from None
+    return handle
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _export_keys(path: Path, kind: str) -> set[str]:
+    """Store keys of the units an export lists (a line that does not parse is skipped)."""
+    keys: set[str] = set()
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    unit = json.loads(line).get("unit")
+                except (ValueError, AttributeError):
+                    continue  # a torn last line after a crash: the rewrite repairs it
+                if isinstance(unit, str):
+                    keys.add(f"audit/{unit}" if kind == "audit" else unit)
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({_why(exc)})") from exc
+    return keys
+
+
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    # A temporary name of our own: two processes exporting at once must not share one.
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the export ({_why(exc)})") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        Path(tmp).replace(path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(
+            f"{path}: cannot write the export ({_why(exc)}); the store is unchanged, rerun "
+            "to write it again"
+        ) from exc
 
 
 def _append_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    with path.open("a", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise UserError(
+            f"{path}: cannot append to the export ({_why(exc)}); the unit is stored, rerun "
+            "to resume (the export is rewritten then)"
+        ) from exc
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def rebuild_from_exports(run_dir: Path) -> tuple[int, Path | None]:
+    """Rebuild ``results.sqlite`` from the exports; returns (units stored, old store kept as).
+
+    Results come from ``results.jsonl`` and audit runs from ``privacy.jsonl``; each unit's
+    messages are the transcript block that carries its name (blocks are in the order units
+    finished, like the rows). The old store, if any, is moved aside, never deleted.
+    """
+    results = {r["unit"]: r for r in _read_jsonl(run_dir / "results.jsonl") if "unit" in r}
+    privacy = {r["unit"]: r for r in _read_jsonl(run_dir / "privacy.jsonl") if "unit" in r}
+    if not results and not privacy:
+        raise DataError(
+            f"{run_dir}: no results.jsonl or privacy.jsonl rows to rebuild the store from"
+        )
+    blocks: dict[str, list[list[dict[str, Any]]]] = {}
+    previous: str | None = None
+    for message in _read_jsonl(run_dir / "transcript.jsonl"):
+        unit = str(message.get("unit", ""))
+        if unit != previous:
+            blocks.setdefault(unit, []).append([])
+            previous = unit
+        blocks[unit][-1].append(message)
+
+    def take(unit: str) -> list[dict[str, Any]]:
+        queue = blocks.get(unit)
+        return queue.pop(0) if queue else []
+
+    lock = lock_run_dir(run_dir)  # no writer may use the store while it is replaced
+    try:
+        kept: Path | None = None
+        old = run_dir / STORE_FILE
+        if old.exists():
+            kept = run_dir / f"{STORE_FILE}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
+            old.replace(kept)
+            for suffix in ("-wal", "-shm"):  # they belong to the old file: keep them with it
+                if Path(f"{old}{suffix}").exists():
+                    Path(f"{old}{suffix}").replace(f"{kept}{suffix}")
+        store = ResultsStore(run_dir, check=False)
+        try:
+            manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+            config = (run_dir / "config.yaml").read_text(encoding="utf-8")
+            store._fingerprint, store._config = manifest.get("fingerprint"), config
+        except (OSError, ValueError):
+            pass  # the first run to resume binds it
+        try:
+            for unit, row in results.items():
+                store.save(unit, row, take(unit))
+            for unit, row in privacy.items():
+                # The transcript names an audit run by its unit key, without the template.
+                messages = take(unit.rsplit("/", 1)[0])
+                store.save(f"audit/{unit}", {"unit": unit}, messages, "audit", [row])
+        finally:
+            store.close()
+    finally:
+        if lock is not None:
+            lock.close()
+    return len(results) + len(privacy), kept

@@ -7,6 +7,11 @@ costs nothing for the work already done, and an interrupted run resumes where it
 
 The database uses WAL mode and short transactions so several processes (a process pool, parallel
 runs on one machine) can share one file.
+
+Only well-formed answers are stored: a completion or score whose fields are not what the
+:mod:`~sociallearn.models.base` types promise (no text, a non-finite or positive log-prob, a score
+whose token log-probs do not add up) is a :class:`BackendError`, stored nowhere, and such
+an entry already in the file (written by an older version) counts as a miss, so it is asked again.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from sociallearn.errors import UserError
+from sociallearn.errors import BackendError, UserError
 from sociallearn.models.base import (
     Completion,
     GenerationParams,
@@ -114,11 +120,20 @@ class ResponseCache:
             for i in range(0, len(wanted), _CHUNK):
                 chunk = wanted[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk
-                ).fetchall()
+                try:
+                    rows = conn.execute(
+                        f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk
+                    ).fetchall()
+                except sqlite3.Error as exc:
+                    raise self._error("cannot read", exc) from exc
                 found.update((key, json.loads(value)) for key, value in rows)
         return found
+
+    def _error(self, doing: str, exc: sqlite3.Error) -> UserError:
+        return UserError(
+            f"cache {self.path}: {doing} ({exc}); it only saves time: fix the cause (disk "
+            "space, permissions) or delete the file, and rerun"
+        )
 
     def put_many(self, items: Iterable[tuple[str, str, str, Any]]) -> None:
         """Store ``(key, model_id, kind, value)`` rows in one short transaction."""
@@ -127,17 +142,21 @@ class ResponseCache:
             return
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO responses (key, model_id, kind, value) "
-                    "VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO responses (key, model_id, kind, value) "
+                        "VALUES (?, ?, ?, ?)",
+                        rows,
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error("cannot write", exc) from exc
 
     def __len__(self) -> int:
         with self._lock:
@@ -149,6 +168,49 @@ class ResponseCache:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+
+
+def _finite_logprob(value: Any) -> TypeGuard[float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value <= 1e-4
+    )
+
+
+def completion_problem(value: Any) -> str | None:
+    """Why a (stored) completion value is not a real answer; None when it is one."""
+    if not isinstance(value, Mapping):
+        return f"not a mapping: {value!r}"
+    if not isinstance(value.get("text"), str):
+        return f"text is {value.get('text')!r}"
+    n = value.get("n_tokens")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        return f"n_tokens is {n!r}"
+    if not _finite_logprob(value.get("logprob_sum")):
+        return f"logprob_sum is {value.get('logprob_sum')!r}"
+    if not isinstance(value.get("finish_reason", "stop"), str):
+        return f"finish_reason is {value.get('finish_reason')!r}"
+    return None
+
+
+def score_problem(value: Any) -> str | None:
+    """Why a (stored) score value is not a real answer; None when it is one."""
+    if not isinstance(value, Mapping):
+        return f"not a mapping: {value!r}"
+    lps = value.get("token_logprobs")
+    n = value.get("n_tokens")
+    if not isinstance(lps, list | tuple) or not all(_finite_logprob(x) for x in lps):
+        return f"token_logprobs are {lps!r}"
+    if not isinstance(n, int) or isinstance(n, bool) or n != len(lps):
+        return f"n_tokens is {n!r} for {len(lps)} token log-probs"
+    total = value.get("logprob_sum")
+    if not _finite_logprob(total):
+        return f"logprob_sum is {total!r}"
+    if abs(float(total) - sum(lps)) > 1e-3 * max(1.0, abs(float(total))):
+        return f"logprob_sum is {total!r}"
+    return None
 
 
 def _completion_value(c: Completion) -> dict[str, Any]:
@@ -193,11 +255,16 @@ class CachedModel:
     def model_id(self) -> str:
         return self.model.model_id
 
+    def _refuse(self, what: str, why: str) -> BackendError:
+        return BackendError(
+            f"model {self.model_id} returned an unusable {what} ({why}); nothing was stored"
+        )
+
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Completion]:
         mid = self.model_id
         indices = sample_indices(prompts)
         keys = [generation_key(mid, p, params, j) for p, j in zip(prompts, indices, strict=True)]
-        found = self.cache.get_many(keys)
+        found = {k: v for k, v in self.cache.get_many(keys).items() if not completion_problem(v)}
         need: dict[str, int] = {}  # prompt -> how many samples to forward
         for prompt, j, key in zip(prompts, indices, keys, strict=True):
             if key not in found:
@@ -211,15 +278,23 @@ class CachedModel:
             for prompt, j, completion in zip(forward, sample_indices(forward), fresh, strict=True):
                 key = generation_key(mid, prompt, params, j)
                 if key not in found:
-                    found[key] = _completion_value(completion)
-                    new_rows.append((key, mid, "generate", found[key]))
+                    value = _completion_value(completion)
+                    problem = completion_problem(value)
+                    if problem:
+                        raise self._refuse("completion", problem)
+                    found[key] = value
+                    new_rows.append((key, mid, "generate", value))
             self.cache.put_many(new_rows)
         return [Completion(**found[k]) for k in keys]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         mid = self.model_id
         keys = [score_key(mid, r) for r in requests]
-        found = self.cache.get_many(keys)
+        found: dict[str, Any] = {}
+        stored = self.cache.get_many(keys)
+        for key in keys:
+            if key in stored and not score_problem(stored[key]):
+                found[key] = stored[key]
         missing = list(
             dict.fromkeys(r for r, k in zip(requests, keys, strict=True) if k not in found)
         )
@@ -230,7 +305,11 @@ class CachedModel:
             rows = []
             for req, s in zip(missing, fresh, strict=True):
                 key = score_key(mid, req)
-                found[key] = _score_value(s)
-                rows.append((key, mid, "score", found[key]))
+                value = _score_value(s)
+                problem = score_problem(value)
+                if problem:
+                    raise self._refuse("score", problem)
+                found[key] = value
+                rows.append((key, mid, "score", value))
             self.cache.put_many(rows)
         return [_score_from(found[k]) for k in keys]

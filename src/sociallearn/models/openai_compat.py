@@ -13,11 +13,23 @@ first score call sends one probe to detect this (the generated token goes missin
 log-probs in that case) and refuses to score with a :class:`CapabilityError` rather than return
 wrong numbers. Serving the model with a BOS token (``--kv_overrides
 tokenizer.ggml.add_bos_token=bool:true``) gives aligned values.
+
+Faults (see ``docs/failure-modes.md``): transport failures (connection errors, timeouts, 408,
+409, 429 and 5xx) are retried by the ``openai`` client itself (``max_tries - 1`` retries,
+exponential backoff from 0.5 s to 8 s with jitter, ``Retry-After`` honoured). A 200 response that
+does not carry what was asked for (no text, missing, short or non-numeric log-probs, invalid
+JSON, an HTML page, no choices) is *never* turned into an answer: it is retried here, with the
+same kind of backoff, up to ``max_tries`` times, and then raised as a :class:`BackendError`, so
+nothing wrong reaches the response cache or the results. No new try starts once ``retry_budget``
+seconds have passed since a request's first try.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +52,22 @@ _SCORE_CAPABILITY = "prompt log-probs for scoring"
 _HAVE_SCORING = "the llamacpp backend (embedded GGUF) or a vLLM server"
 _PROBE = "1, 2, 3, 4, 5, 6,"
 _DEFAULT_URL = "https://api.openai.com/v1"
+_MAX_DELAY = 8.0  # the openai client's cap on one backoff delay; ours matches it
+
+
+class UnusableResponseError(Exception):
+    """A response that arrived but does not carry what was asked for (retried, never used).
+
+    ``capability`` marks a fault that, when it persists, means the server lacks a feature (no
+    log-probs at all) rather than that it misbehaved once.
+    """
+
+    def __init__(self, why: str, capability: str | None = None) -> None:
+        super().__init__(why)
+        self.capability = capability
+
+
+BadResponse = UnusableResponseError  # the name other modules import
 
 
 def _import_openai() -> Any:
@@ -48,6 +76,17 @@ def _import_openai() -> Any:
     except ImportError as exc:
         raise UserError(_INSTALL_HINT) from exc
     return openai
+
+
+def _number(name: str, value: Any, *, integer: bool = False, minimum: float = 0.0) -> Any:
+    """A numeric option (``-O timeout=abc`` is one clear error, not a traceback later)."""
+    kind = "an integer" if integer else "a number"
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and integer and isinstance(value, float):
+        ok = value.is_integer()
+    if not ok or not math.isfinite(float(value)) or value < minimum:
+        raise UserError(f"option {name}: expected {kind} >= {minimum:g}, got {value!r}")
+    return int(value) if integer else float(value)
 
 
 def continuation_span(offsets: Sequence[int], text_len: int, start: int, end: int) -> list[int]:
@@ -72,9 +111,12 @@ class OpenAICompatModel:
         base_url / api_key: default to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``.
         chat: generate through chat completions (the prompt becomes one user message).
         scoring: ``"echo"`` or ``"prompt_logprobs"`` (vLLM), see the module doc.
-        timeout: seconds per request.
-        max_tries: attempts per request on 429, 5xx, timeouts and connection errors.
-        backoff: first retry delay in seconds; doubles on each retry.
+        timeout: seconds per HTTP try.
+        max_tries: tries per request, for transport failures (the client's retries) and for
+            unusable 200 responses (ours) alike.
+        backoff: first delay, in seconds, before retrying an unusable response; doubles per try
+            up to 8 s, with up to 25 % jitter (transport retries use the client's own delays).
+        retry_budget: seconds after a request's first try in which another try may start.
         concurrency: requests in flight at once.
         grammar_field: request field that carries ``GenerationParams.grammar`` (``"grammar"``
             for llama.cpp servers, ``"guided_grammar"`` for vLLM); without it grammars are ignored.
@@ -91,8 +133,9 @@ class OpenAICompatModel:
         chat: bool = False,
         scoring: str = "echo",
         timeout: float = 60.0,
-        max_tries: int = 3,
+        max_tries: int = 5,
         backoff: float = 0.5,
+        retry_budget: float = 300.0,
         concurrency: int = 4,
         grammar_field: str | None = None,
         extra_body: dict[str, Any] | None = None,
@@ -104,8 +147,16 @@ class OpenAICompatModel:
             raise UserError(
                 f"option scoring: expected 'echo' or 'prompt_logprobs', got {scoring!r}"
             )
-        if max_tries < 1:
-            raise UserError(f"option max_tries: expected an integer >= 1, got {max_tries}")
+        self.timeout = _number("timeout", timeout, minimum=0.001)
+        self.max_tries = _number("max_tries", max_tries, integer=True, minimum=1)
+        self.backoff = _number("backoff", backoff)
+        self.retry_budget = _number("retry_budget", retry_budget, minimum=0.001)
+        self.concurrency = max(1, _number("concurrency", concurrency, integer=True, minimum=1))
+        if extra_body is not None and not isinstance(extra_body, dict):
+            raise UserError(f"option extra_body: expected a mapping, got {extra_body!r}")
+        for option, value in (("base_url", base_url), ("api_key", api_key)):
+            if value is not None and not isinstance(value, str):
+                raise UserError(f"option {option}: expected a string, got {value!r}")
         self.name = name
         env_url = os.environ.get("OPENAI_BASE_URL")
         self.base_url = (base_url or env_url or _DEFAULT_URL).rstrip("/")
@@ -116,14 +167,15 @@ class OpenAICompatModel:
             key = "no-key"  # local servers accept any key, but the client insists on one
         self.chat = chat
         self.scoring = scoring
-        self.max_tries = max_tries
-        self.backoff = backoff
-        self.concurrency = max(1, concurrency)
         self.grammar_field = grammar_field
         self.extra_body = dict(extra_body or {})
         self._openai = _import_openai()
+        # The client retries transport failures itself, honouring Retry-After.
         self._client = client or self._openai.OpenAI(
-            base_url=self.base_url, api_key=key, timeout=timeout, max_retries=0
+            base_url=self.base_url,
+            api_key=key,
+            timeout=self.timeout,
+            max_retries=self.max_tries - 1,
         )
         self._echo_checked = False
 
@@ -131,30 +183,65 @@ class OpenAICompatModel:
     def model_id(self) -> str:
         return f"openai:{self.name}@{self.base_url}"
 
+    def retry_policy(self) -> str:
+        """The retry budget in words (error messages and docs say the same)."""
+        return (
+            f"max_tries={self.max_tries} per request, retry_budget={self.retry_budget:g}s, "
+            f"timeout={self.timeout:g}s per try"
+        )
+
     # ------------------------------------------------------------------------ transport
 
-    def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
-        """Call the API with bounded retries and exponential backoff on transient failures."""
+    def _call(self, fn: Callable[..., Any], parse: Callable[[Any], T], **kwargs: Any) -> T:
+        """One request: the client's transport retries, then ours for unusable responses."""
         oa = self._openai
-        last: Exception | None = None
-        for attempt in range(self.max_tries):
+        first = time.monotonic()
+        deadline = first + self.retry_budget
+        last: UnusableResponseError | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
             try:
-                return fn(**kwargs)
-            except (oa.APIConnectionError, oa.RateLimitError, oa.InternalServerError) as exc:
+                return parse(fn(timeout=max(0.001, min(self.timeout, remaining)), **kwargs))
+            except UnusableResponseError as exc:
                 last = exc
+            except ValueError as exc:  # invalid JSON in a 200 response
+                last = UnusableResponseError(f"the response is not valid JSON ({_one_line(exc)})")
+            except oa.APIResponseValidationError as exc:
+                last = UnusableResponseError(
+                    f"the response does not fit the API ({_one_line(exc)})"
+                )
             except oa.APIStatusError as exc:
-                if exc.status_code < 500:
+                if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
                     raise BackendError(
                         f"OpenAI-compatible server at {self.base_url} rejected the request "
                         f"({exc.status_code}): {_one_line(exc)}"
                     ) from exc
-                last = exc
-            if attempt + 1 < self.max_tries:
-                time.sleep(self.backoff * 2**attempt)
+                raise self._gave_up(f"{exc.status_code} {_one_line(exc)}", first) from exc
+            except oa.APIError as exc:  # connection errors, timeouts (after the client's retries)
+                raise self._gave_up(_one_line(exc), first) from exc
+            delay = min(self.backoff * 2 ** (attempt - 1), _MAX_DELAY) * (
+                1 - 0.25 * random.random()
+            )
+            if attempt >= self.max_tries or time.monotonic() + delay >= deadline:
+                break
+            time.sleep(delay)
+        assert last is not None  # the loop leaves only after an unusable response
+        if last.capability is not None:
+            raise CapabilityError(last.capability) from last
         raise BackendError(
-            f"cannot reach OpenAI-compatible server at {self.base_url} after {self.max_tries} "
-            f"tries: {_one_line(last)}"
+            f"OpenAI-compatible server at {self.base_url} sent {attempt} unusable "
+            f"response{'s' if attempt > 1 else ''} in a row (last: {last}); nothing was stored "
+            f"({self.retry_policy()}; raise with -O max_tries=... -O retry_budget=...)"
         ) from last
+
+    def _gave_up(self, why: str, first: float) -> BackendError:
+        spent = time.monotonic() - first
+        return BackendError(
+            f"cannot reach OpenAI-compatible server at {self.base_url} after {self.max_tries} "
+            f"tries in {spent:.1f}s: {why} ({self.retry_policy()}; Retry-After honoured)"
+        )
 
     def _map(self, fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
         if self.concurrency == 1 or len(items) < 2:
@@ -180,6 +267,13 @@ class OpenAICompatModel:
             body[self.grammar_field] = params.grammar
         return body, constrained
 
+    def _no_generation_logprobs(self) -> str:
+        return (
+            f"the server at {self.base_url} returns no token log-probs for generated "
+            "text (needed to rank samples by perplexity); use a server that does "
+            f"(vLLM, llama.cpp) or {_HAVE_SCORING}"
+        )
+
     def _generate_one(self, prompt: str, params: GenerationParams, index: int) -> Completion:
         body, constrained = self._request_body(params)
         common: dict[str, Any] = {
@@ -191,37 +285,39 @@ class OpenAICompatModel:
             "stop": list(params.stop) or None,
             "extra_body": body or None,
         }
+
+        def parse(resp: Any) -> Completion:
+            choice = _first_choice(resp)
+            if self.chat:
+                text = _text(getattr(getattr(choice, "message", None), "content", None))
+                lps = _chat_logprobs(choice.logprobs, text, self._no_generation_logprobs())
+            else:
+                text = _text(getattr(choice, "text", None))
+                lps = _generated_logprobs(
+                    getattr(choice, "logprobs", None),
+                    len(prompt) + len(text),
+                    text,
+                    self._no_generation_logprobs(),
+                )
+            return Completion(
+                text=text,
+                n_tokens=len(lps),
+                logprob_sum=float(sum(lps)),
+                finish_reason=str(getattr(choice, "finish_reason", None) or "stop"),
+                constrained=constrained,
+            )
+
         if self.chat:
-            resp = self._call(
+            messages = [{"role": "user", "content": prompt}]
+            return self._call(
                 self._client.chat.completions.create,
-                messages=[{"role": "user", "content": prompt}],
+                parse,
+                messages=messages,
                 logprobs=True,
                 **common,
             )
-            choice = resp.choices[0]
-            text = choice.message.content or ""
-            content = choice.logprobs.content if choice.logprobs is not None else None
-            lps = [t.logprob for t in content] if content else None
-        else:
-            resp = self._call(self._client.completions.create, prompt=prompt, logprobs=1, **common)
-            choice = resp.choices[0]
-            text = choice.text or ""
-            lps = _generated_logprobs(choice.logprobs, len(prompt) + len(text))
-        if lps is None:
-            if not text:
-                lps = []
-            else:
-                raise CapabilityError(
-                    f"the server at {self.base_url} returns no token log-probs for generated "
-                    "text (needed to rank samples by perplexity); use a server that does "
-                    f"(vLLM, llama.cpp) or {_HAVE_SCORING}"
-                )
-        return Completion(
-            text=text,
-            n_tokens=len(lps),
-            logprob_sum=float(sum(lps)),
-            finish_reason=str(choice.finish_reason or "stop"),
-            constrained=constrained,
+        return self._call(
+            self._client.completions.create, parse, prompt=prompt, logprobs=1, **common
         )
 
     # --------------------------------------------------------------------------- scoring
@@ -240,10 +336,11 @@ class OpenAICompatModel:
         scores = dict(zip(unique, self._map(fn, unique), strict=True))
         return [scores[r] for r in requests]
 
-    def _echo(self, prompt: str) -> Any:
+    def _echo(self, prompt: str, parse: Callable[[Any], T]) -> T:
         try:
-            resp = self._call(
+            return self._call(
                 self._client.completions.create,
+                parse,
                 model=self.name,
                 prompt=prompt,
                 echo=True,
@@ -256,11 +353,26 @@ class OpenAICompatModel:
             if "rejected the request (4" in str(exc):
                 raise self._no_scoring(f"echo with log-probs was rejected: {exc}") from exc
             raise
-        choice = resp.choices[0]
-        lp = choice.logprobs
-        if lp is None or not lp.token_logprobs or lp.text_offset is None:
-            raise self._no_scoring("the response carries no prompt log-probs")
-        return choice
+
+    def _echo_parts(self, resp: Any, prompt: str) -> tuple[str, list[int], list[float | None]]:
+        """The echoed text, token offsets and token log-probs, checked against each other."""
+        choice = _first_choice(resp)
+        text = _text(getattr(choice, "text", None))
+        lp = getattr(choice, "logprobs", None)
+        if lp is None:
+            raise UnusableResponseError(
+                "no log-probs",
+                capability=str(self._no_scoring("the response carries no prompt log-probs")),
+            )
+        values = _logprob_list(getattr(lp, "token_logprobs", None), allow_none=True)
+        offsets = getattr(lp, "text_offset", None)
+        if not values or offsets is None:
+            raise UnusableResponseError(
+                "no prompt log-probs",
+                capability=str(self._no_scoring("the response carries no prompt log-probs")),
+            )
+        offsets = _offsets(offsets, len(values), getattr(lp, "tokens", None))
+        return text, offsets, values
 
     def _no_scoring(self, why: str) -> CapabilityError:
         return CapabilityError(
@@ -271,9 +383,8 @@ class OpenAICompatModel:
     def _check_echo_alignment(self) -> None:
         # A correct server's echo covers the generated token too; llama-cpp-python's
         # misaligned echo (no BOS) drops it, because it has one logits row too few.
-        choice = self._echo(_PROBE)
-        generated = (choice.text or "")[len(_PROBE) :]
-        offsets = list(choice.logprobs.text_offset)
+        text, offsets, _ = self._echo(_PROBE, lambda resp: self._echo_parts(resp, _PROBE))
+        generated = text[len(_PROBE) :]
         if generated and not any(o >= len(_PROBE) for o in offsets):
             raise self._no_scoring(
                 "its echoed log-probs are shifted by one token, a llama-cpp-python bug for models "
@@ -284,76 +395,155 @@ class OpenAICompatModel:
 
     def _score_echo(self, req: ScoreRequest) -> Score:
         prompt = req.context + req.continuation
-        choice = self._echo(prompt)
-        lp = choice.logprobs
-        picked = continuation_span(
-            list(lp.text_offset), len(choice.text or prompt), len(req.context), len(prompt)
-        )
-        values = [lp.token_logprobs[i] for i in picked]
-        return _score(values, self.base_url)
+
+        def parse(resp: Any) -> Score:
+            text, offsets, values = self._echo_parts(resp, prompt)
+            picked = continuation_span(offsets, len(text), len(req.context), len(prompt))
+            return self._score([values[i] for i in picked])
+
+        return self._echo(prompt, parse)
+
+    def _score(self, values: Sequence[float | None]) -> Score:
+        if not values:
+            raise UnusableResponseError("no echoed token covers the continuation")
+        if any(v is None for v in values):
+            raise UnusableResponseError("no log-prob for a continuation token")
+        lps = tuple(float(v) for v in values if v is not None)
+        return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
 
     def _score_prompt_logprobs(self, req: ScoreRequest) -> Score:
         prompt = req.context + req.continuation
         body = {**self.extra_body, "prompt_logprobs": 0}
-        resp = self._call(
+
+        def parse(resp: Any) -> Score:
+            choice = _first_choice(resp)
+            entries = getattr(choice, "prompt_logprobs", None)
+            extra = getattr(choice, "model_extra", None)
+            if entries is None and isinstance(extra, dict):
+                entries = extra.get("prompt_logprobs")
+            if not entries or not isinstance(entries, list):
+                raise UnusableResponseError(
+                    "no prompt_logprobs",
+                    capability=str(self._no_scoring("no prompt_logprobs in the response")),
+                )
+            values: list[float | None] = []
+            lengths: list[int | None] = []
+            for entry in entries:
+                # vLLM: None for the first token, else {token_id: {logprob, rank, decoded_token}};
+                # with prompt_logprobs=0 the only entry is the prompt token itself.
+                if entry is None:
+                    values.append(None)
+                    lengths.append(None)
+                    continue
+                if not isinstance(entry, dict) or not entry:
+                    raise UnusableResponseError(f"a prompt_logprobs entry is {entry!r}")
+                info = next(iter(entry.values()))
+                if not isinstance(info, dict):
+                    raise UnusableResponseError(f"a prompt_logprobs entry is {entry!r}")
+                values.append(_logprob(info.get("logprob")))
+                lengths.append(len(str(info.get("decoded_token") or "")))
+            # The first token's text is not given; it is whatever the others leave of the prompt.
+            known = sum(n for n in lengths if n is not None)
+            offsets: list[int] = []
+            pos = 0
+            for n in lengths:
+                offsets.append(pos)
+                pos += n if n is not None else max(0, len(prompt) - known)
+            picked = continuation_span(offsets, pos, len(req.context), len(prompt))
+            return self._score([values[i] for i in picked])
+
+        return self._call(
             self._client.completions.create,
+            parse,
             model=self.name,
             prompt=prompt,
             max_tokens=1,
             temperature=0.0,
             extra_body=body,
         )
-        choice = resp.choices[0]
-        entries = getattr(choice, "prompt_logprobs", None)
-        if entries is None and choice.model_extra:
-            entries = choice.model_extra.get("prompt_logprobs")
-        if not entries:
-            raise self._no_scoring("no prompt_logprobs in the response")
-        values: list[float | None] = []
-        lengths: list[int | None] = []
-        for entry in entries:
-            # vLLM: None for the first token, else {token_id: {logprob, rank, decoded_token}};
-            # with prompt_logprobs=0 the only entry is the prompt token itself.
-            if entry is None:
-                values.append(None)
-                lengths.append(None)
-                continue
-            info = next(iter(entry.values()))
-            values.append(float(info["logprob"]))
-            lengths.append(len(info.get("decoded_token") or ""))
-        # The first token's text is not given; it is whatever the others leave of the prompt.
-        known = sum(n for n in lengths if n is not None)
-        offsets: list[int] = []
-        pos = 0
-        for n in lengths:
-            offsets.append(pos)
-            pos += n if n is not None else max(0, len(prompt) - known)
-        picked = continuation_span(offsets, pos, len(req.context), len(prompt))
-        return _score([values[i] for i in picked], self.base_url)
 
 
-def _generated_logprobs(logprobs: Any, text_end: int) -> list[float] | None:
+# ------------------------------------------------------------------ response checking
+
+
+def _first_choice(resp: Any) -> Any:
+    if isinstance(resp, str | bytes):
+        head = " ".join(str(resp[:60]).split())
+        raise UnusableResponseError(f"the response is not JSON but {head!r}")
+    choices = getattr(resp, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise UnusableResponseError(f"the response has no choices ({choices!r})")
+    return choices[0]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise UnusableResponseError(f"the response's text is {value!r}, not a string")
+    return value
+
+
+def _logprob(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnusableResponseError(f"a token log-prob is {value!r}, not a number")
+    if not math.isfinite(value) or value > 1e-4:
+        raise UnusableResponseError(f"a token log-prob is {value!r}")
+    return float(value)
+
+
+def _logprob_list(values: Any, *, allow_none: bool) -> list[float | None]:
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise UnusableResponseError(f"token log-probs are {values!r}, not a list")
+    return [None if v is None and allow_none else _logprob(v) for v in values]
+
+
+def _offsets(values: Any, n: int, tokens: Any) -> list[int]:
+    if (
+        not isinstance(values, list)
+        or len(values) != n
+        or not all(isinstance(o, int) and not isinstance(o, bool) for o in values)
+    ):
+        raise UnusableResponseError(f"{n} token log-probs but text offsets {values!r}")
+    if any(b < a for a, b in itertools.pairwise(values)):
+        raise UnusableResponseError("text offsets go backwards")
+    if isinstance(tokens, list) and len(tokens) != n:
+        raise UnusableResponseError(f"{len(tokens)} tokens but {n} token log-probs")
+    return list(values)
+
+
+def _generated_logprobs(logprobs: Any, text_end: int, text: str, missing: str) -> list[float]:
     """The generated tokens' log-probs, without tokens past the returned text.
 
     Some servers (llama-cpp-python) also report the tokens of a stop string they cut off; their
     ``text_offset`` (counted from the start of the prompt) lies at or beyond the text's end.
     """
-    if logprobs is None or logprobs.token_logprobs is None:
-        return None
-    values = list(logprobs.token_logprobs)
+    if logprobs is None or getattr(logprobs, "token_logprobs", None) is None:
+        if not text:
+            return []
+        raise UnusableResponseError("no log-probs for the generated text", capability=missing)
+    values = _logprob_list(logprobs.token_logprobs, allow_none=False)
+    tokens = getattr(logprobs, "tokens", None)
     offsets = getattr(logprobs, "text_offset", None)
-    if offsets and len(offsets) == len(values):
+    if offsets:
+        offsets = _offsets(offsets, len(values), tokens)
         values = [v for v, o in zip(values, offsets, strict=True) if o < text_end]
+    elif isinstance(tokens, list) and len(tokens) != len(values):
+        raise UnusableResponseError(f"{len(tokens)} tokens but {len(values)} token log-probs")
+    if text and not values:
+        raise UnusableResponseError("no log-probs for the generated text")
     return [float(v) for v in values if v is not None]
 
 
-def _score(values: Sequence[float | None], url: str) -> Score:
-    if any(v is None for v in values):
-        raise CapabilityError(
-            f"{_SCORE_CAPABILITY}: the server at {url} gave no log-prob for a continuation token"
-        )
-    lps = tuple(float(v) for v in values if v is not None)
-    return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
+def _chat_logprobs(logprobs: Any, text: str, missing: str) -> list[float]:
+    content = getattr(logprobs, "content", None) if logprobs is not None else None
+    if not content:
+        if not text:
+            return []
+        raise UnusableResponseError("no log-probs for the generated text", capability=missing)
+    if not isinstance(content, list):
+        raise UnusableResponseError(f"log-prob content is {content!r}, not a list")
+    return [_logprob(getattr(t, "logprob", None)) for t in content]
 
 
 def _one_line(exc: BaseException | None) -> str:

@@ -25,8 +25,13 @@ class Table:
     note: str = ""
 
 
+def md_text(text: str) -> str:
+    """Text from runs and users for report.md: Markdown renders raw HTML, so it is escaped."""
+    return html.escape(text, quote=False)
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def table_to_markdown(table: Table) -> str:

@@ -58,7 +58,9 @@ def read_table(
             f"{where}: unsupported file type {suffix or '(none)'!r}; expected .jsonl, .csv or .tsv"
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: spreadsheet programs save CSVs with a byte-order mark, which would
+        # otherwise become part of the first column's name ("\ufeffreview").
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(f"{where}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     if suffix == ".jsonl":

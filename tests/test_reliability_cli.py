@@ -1,0 +1,169 @@
+"""The command line under faults: one ``error:`` line, text printed as it is, Ctrl-C, flags."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+FAKE = ["--model", "fake", "--limit", "2", "--n", "2", "--teachers", "2"]
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sociallearn.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+def _small_config(tmp_path: Path, body: str = "") -> Path:
+    config = tmp_path / "exp.yaml"
+    config.write_text(
+        "tasks: [sms_spam]\nmethods: [zero_shot, original_examples]\nn: [2]\n"
+        "aggregators: [random]\nmodel: fake\nteachers: 2\nsilo_size: 8\nheldout: 0\n"
+        "limit: 2\n" + body
+    )
+    return config
+
+
+# ------------------------------------------------------------------- item 3: markup
+
+
+def test_error_text_is_printed_as_it_is(tmp_path: Path) -> None:
+    line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--task", "[/INST]x"))
+    assert "'[/INST]x'" in line
+    line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--task", "[bold]y"))
+    assert "'[bold]y'" in line
+
+
+def test_brackets_in_labels_and_paths_survive_a_whole_run(tmp_path: Path) -> None:
+    data = tmp_path / "reviews.csv"
+    rows = ["review,label"]
+    for i in range(24):
+        label = "[/INST] negative" if i % 2 else "[b]positive[/b] :smile:"
+        rows.append(f"review number {i} was {'bad' if i % 2 else 'good'},{label}")
+    data.write_text("\n".join(rows) + "\n")
+    task = tmp_path / "brackets.yaml"
+    task.write_text(
+        "name: '[x] brackets'\ndata: reviews.csv\ninput_template: 'Review: {review}\\nLabel:'\n"
+        "target_field: label\nparser: {kind: choice}\n"
+        "labels: ['[/INST] negative', '[b]positive[/b] :smile:']\ntest_size: 6\n"
+    )
+    out = tmp_path / "runs [a]" / "[/x]"
+    result = _cli("run", "--task", str(task), "--out", str(out), *FAKE, "--method", "zero_shot")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(out) in result.stdout  # the run directory line, unaltered
+    assert "[x] brackets" in result.stdout  # the results table
+    assert (out / "report.md").exists()
+
+
+# ------------------------------------------------------------------ item 7: OS errors
+
+
+def test_os_errors_are_one_line_naming_the_path(tmp_path: Path) -> None:
+    target = tmp_path / "afile"
+    target.write_text("x")
+    line = _one_error_line(_cli("run", "--out", str(target / "sub"), *FAKE))
+    assert str(target / "sub") in line
+    line = _one_error_line(_cli("run", "--out", str(target), *FAKE))
+    assert "is a file" in line
+
+
+# ------------------------------------------------------------------- item 8: clobbering
+
+
+def test_out_on_a_foreign_folder_needs_force(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("keep me")
+    line = _one_error_line(_cli("run", "--out", str(folder), *FAKE, "--method", "zero_shot"))
+    assert "--force" in line
+    assert (folder / "config.yaml").read_text() == "keep me"
+    forced = _cli("run", "--out", str(folder), *FAKE, "--method", "zero_shot", "--force")
+    assert forced.returncode == 0, forced.stderr
+
+
+# ------------------------------------------------------------------ also: flags, Ctrl-C
+
+
+def test_flag_errors_name_the_flag(tmp_path: Path) -> None:
+    line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--teachers", "0"))
+    assert line.startswith("error: --teachers:")
+    line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--seeds", "0"))
+    assert line.startswith("error: --seed/--seeds:") and "runs nothing" in line
+    line = _one_error_line(
+        _cli("run", "--out", str(tmp_path / "r"), "-O", "timeout=abc", "--model", "openai:m")
+    )
+    assert "option timeout: expected a number" in line
+
+
+def test_recover_rebuilds_an_emptied_store(tmp_path: Path) -> None:
+    config = _small_config(tmp_path)
+    out = tmp_path / "r"
+    assert _cli("run", str(config), "--out", str(out)).returncode == 0
+    before = (out / "results.jsonl").read_text()
+    for name in ("results.sqlite", "results.sqlite-wal", "results.sqlite-shm"):
+        (out / name).unlink(missing_ok=True)
+    (out / "results.sqlite").write_bytes(b"")
+    line = _one_error_line(_cli("run", str(config), "--out", str(out)))
+    assert "sociallearn recover" in line
+    recovered = _cli("recover", str(out))
+    assert recovered.returncode == 0 and "rebuilt" in recovered.stdout, recovered.stderr
+    rerun = _cli("run", str(config), "--out", str(out))
+    assert rerun.returncode == 0 and "0 units computed" in rerun.stdout
+    assert (out / "results.jsonl").read_text() == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_prints_the_resume_line(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "models"))
+    from fault_server import FaultServer
+
+    with FaultServer(lifetime_s=120) as server:
+        server.set_mode("slow", delay=30.0)
+        config = _small_config(
+            tmp_path,
+            f"model: openai:m\nmodel_options: {{base_url: '{server.url}', concurrency: 1}}\n",
+        )
+        config.write_text(config.read_text().replace("model: fake\n", ""))
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sociallearn.cli",
+                "run",
+                str(config),
+                "--out",
+                str(tmp_path / "r"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while server.requests == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert server.requests > 0, proc.communicate()
+        os.kill(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted; finished units are saved" in stderr
+    assert "Traceback" not in stderr
