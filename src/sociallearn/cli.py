@@ -13,6 +13,7 @@ from sociallearn.errors import SocialLearnError, UserError
 
 if TYPE_CHECKING:
     from sociallearn.experiment.config import ExperimentConfig
+    from sociallearn.experiment.executors import Executor
 
 app = typer.Typer(
     help="Social learning among LLMs: teachers teach a student in natural language.",
@@ -57,6 +58,25 @@ ModelOptionOpt = Annotated[
         help="a model option KEY=VALUE, added to model_options (repeatable), e.g. weights=f32",
     ),
 ]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option("--executor", help="where units run: local (default), processes or ray"),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="parallel workers (processes on this machine, or Ray actors)"),
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="Ray cluster: auto or ray://host:10001 (default: start one)"),
+]
+NumCpusOpt = Annotated[
+    float | None, typer.Option("--num-cpus", help="Ray: CPUs per worker (llama.cpp threads)")
+]
+MemoryOpt = Annotated[
+    float | None, typer.Option("--memory", help="Ray: memory reserved per worker, in GiB")
+]
+NumGpusOpt = Annotated[float | None, typer.Option("--num-gpus", help="Ray: GPUs per worker")]
 AuditConfigArg = Annotated[
     Path | None, typer.Argument(help="experiment YAML (default: the paper's canary audit preset)")
 ]
@@ -88,6 +108,23 @@ def _overrides(**kwargs: Any) -> dict[str, Any]:
     return out
 
 
+def _executor(
+    cfg: ExperimentConfig,
+    executor: str | None,
+    workers: int | None,
+    address: str | None,
+    num_cpus: float | None,
+    memory: float | None,
+    num_gpus: float | None,
+) -> Executor:
+    from sociallearn.experiment.executors import ExecutorSettings, make_executor
+
+    settings = ExecutorSettings(executor, workers, address, num_cpus, memory, num_gpus)
+    return make_executor(
+        settings, cfg, warn=lambda m: err_console.print(f"[yellow]warning:[/] {m}", highlight=False)
+    )
+
+
 def _fail(error: SocialLearnError) -> None:
     err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
@@ -109,8 +146,15 @@ def run(
     answer_mode: ModeOpt = None,
     model_option: ModelOptionOpt = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="list the units and model calls, run nothing")
+        bool,
+        typer.Option("--dry-run", help="list the units, model calls and wall time, run nothing"),
     ] = False,
+    executor: ExecutorOpt = None,
+    workers: WorkersOpt = None,
+    address: AddressOpt = None,
+    num_cpus: NumCpusOpt = None,
+    memory: MemoryOpt = None,
+    num_gpus: NumGpusOpt = None,
 ) -> None:
     """Run an experiment grid (teach, evaluate, store); resumes a run of the same config."""
     try:
@@ -133,6 +177,7 @@ def run(
             ),
         )
         cfg = _model_options(cfg, model_option)
+        runner = _executor(cfg, executor, workers, address, num_cpus, memory, num_gpus)
         if dry_run:
             from sociallearn.experiment.plan import print_plan
 
@@ -141,15 +186,16 @@ def run(
         from sociallearn.cli_progress import RichReporter
         from sociallearn.experiment.runner import run_experiment
 
-        console.print(f"run directory: {cfg.run_dir}")
+        console.print(f"run directory: {cfg.run_dir}; executor: {runner.label}")
         with RichReporter(console) as reporter:
-            summary = run_experiment(cfg, reporter)
+            summary = run_experiment(cfg, reporter, executor=runner)
         _print_results(summary.run_dir_rows)
         _write_report(cfg.run_dir)
         console.print(
             f"{summary.computed} units computed, {summary.skipped} reused, "
             f"{summary.seconds:.0f}s; results in {cfg.run_dir}"
         )
+        console.print(summary.throughput())
     except SocialLearnError as error:
         _fail(error)
 
@@ -227,8 +273,17 @@ def audit(
     model_option: ModelOptionOpt = None,
     shard: Annotated[
         str | None,
-        typer.Option("--shard", help="K/N: run the K-th of N shares (N processes, one --out)"),
+        typer.Option(
+            "--shard",
+            help="K/N: run the K-th of N shares (N processes, one --out); --workers is simpler",
+        ),
     ] = None,
+    executor: ExecutorOpt = None,
+    workers: WorkersOpt = None,
+    address: AddressOpt = None,
+    num_cpus: NumCpusOpt = None,
+    memory: MemoryOpt = None,
+    num_gpus: NumGpusOpt = None,
 ) -> None:
     """Plant canaries in the teachers' silos, teach, and measure what the student memorised."""
     try:
@@ -244,7 +299,8 @@ def audit(
         }
         cfg = load_config(config or Path(__file__).parent / "presets" / "audit.yaml", overrides)
         cfg = _model_options(cfg, model_option)
-        run_audit(cfg, console, parse_shard(shard) if shard else (1, 1))
+        runner = _executor(cfg, executor, workers, address, num_cpus, memory, num_gpus)
+        run_audit(cfg, console, parse_shard(shard) if shard else (1, 1), executor=runner)
         _write_report(cfg.run_dir)
     except SocialLearnError as error:
         _fail(error)

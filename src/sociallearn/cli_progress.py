@@ -25,7 +25,7 @@ class RichReporter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -35,7 +35,8 @@ class RichReporter:
             transient=False,
         )
         self._overall: TaskID | None = None
-        self._items: TaskID | None = None
+        # One items bar per unit in flight (several with a parallel executor).
+        self._items: dict[UnitKey, TaskID] = {}
 
     def __enter__(self) -> RichReporter:
         self._progress.__enter__()
@@ -55,15 +56,15 @@ class RichReporter:
         self._overall = self._progress.add_task("units", total=total_units, completed=already_done)
 
     def unit_started(self, key: UnitKey, n_items: int) -> None:
-        if self._items is not None:
-            self._progress.remove_task(self._items)
-        self._items = self._progress.add_task(f"  {key}", total=n_items)
+        self._items[key] = self._progress.add_task(f"  {key}", total=n_items)
 
-    def items_done(self, count: int) -> None:
-        if self._items is not None:
-            self._progress.advance(self._items, count)
+    def items_done(self, key: UnitKey, count: int) -> None:
+        if key in self._items:
+            self._progress.advance(self._items[key], count)
 
     def unit_finished(self, key: UnitKey, row: dict[str, Any]) -> None:
+        if key in self._items:
+            self._progress.remove_task(self._items.pop(key))
         if self._overall is not None:
             self._progress.advance(self._overall, 1)
         self.console.print(

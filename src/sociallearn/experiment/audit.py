@@ -12,17 +12,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from sociallearn.errors import ConfigError, UserError
 from sociallearn.experiment.config import ExperimentConfig
-from sociallearn.experiment.runner import open_store, write_manifest
+from sociallearn.experiment.executors import Executor, Job, JobResult
+from sociallearn.experiment.executors.local import LocalExecutor
+from sociallearn.experiment.plan import audit_cost
+from sociallearn.experiment.runner import open_store, throughput_line, write_manifest
+from sociallearn.experiment.store import ResultsStore
 from sociallearn.experiment.unit import build_classroom, teach
 from sociallearn.experiment.units import UnitKey
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.tasks.base import CanaryTemplate, Task
-from sociallearn.teaching.transcript import STUDENT
+from sociallearn.teaching.components import build, capability
+from sociallearn.teaching.methods import methods
+from sociallearn.teaching.student import Student
 
 
 def _templates(config: ExperimentConfig, task: Task) -> list[CanaryTemplate]:
@@ -54,12 +68,10 @@ def audit_unit(
     started = time.perf_counter()
     room = build_classroom(config, bench, key)
     # The baseline always shows the canary: it is the contrast "canary in the prompt itself".
-    force = config.audit.force_in_prompt or key.method == "original_examples"
-    for teacher in room.teachers:
-        teacher.plant(planted, copies=config.audit.copies, force=force)
-    curriculum = teach(config, bench, key, room, key.teaching_seed(template.name))
-    prompt = curriculum.render(task)
-    room.transcript.record(0, STUDENT, STUDENT, "prompt", prompt)
+    force = config.audit.force_in_prompt or capability(room.method, "contains_private")
+    room.boundary.plant(planted, canaries.secrets, copies=config.audit.copies, force=force)
+    curriculum = teach(config, bench, key, room, key.teaching_seed(template.name)).curriculum
+    prompt = room.boundary.present(Student(bench.student_model(), task), curriculum)
     taught = time.perf_counter()
     result = audit_prompt(bench.student_model(), prompt, canaries)
     scored = time.perf_counter()
@@ -77,7 +89,8 @@ def audit_unit(
         "n_references": result.n_references,
         "canary_score": result.canary_score,
         "canary_reached_student": reached,
-        "gate": config.gate.enabled and key.method == "synthetic_examples",
+        "canary_in_prompt": room.boundary.audit(prompt).canaries > 0,
+        "gate": config.gate.enabled and bool(capability(room.method, "gated")),
         "n_examples_taught": len(curriculum.examples),
         "exposure_extrapolated": _extrapolated(result.canary_score, refs),
         "timings": {"teach_s": round(taught - started, 2), "score_s": round(scored - taught, 2)},
@@ -88,11 +101,8 @@ def audit_unit(
 
 
 def _check_methods(config: ExperimentConfig) -> None:
-    from sociallearn.teaching.methods import methods
-
-    for name in config.audit.methods:
-        if name not in methods:
-            raise ConfigError(methods.unknown_message(name, "audit.methods"))
+    for i, spec in enumerate(config.audit.methods):
+        build(methods, spec, f"audit.methods[{i}]")
 
 
 def _extrapolated(canary_score: float, reference_scores: Sequence[float]) -> float | None:
@@ -118,9 +128,12 @@ def audit_keys(config: ExperimentConfig, bench: Workbench) -> list[tuple[UnitKey
         for task_name in config.tasks:
             task = bench.task(task_name)
             for template in _templates(config, task):
-                for method in config.audit.methods:
-                    agg = "random" if method == "synthetic_examples" else None
-                    keys.append((UnitKey(task_name, method, config.audit.n, agg, run), template))
+                for spec in config.audit.methods:
+                    method = build(methods, spec, "audit.methods")
+                    agg = "random" if capability(method, "uses_aggregator") else None
+                    keys.append(
+                        (UnitKey(task_name, spec.label, config.audit.n, agg, run), template)
+                    )
     return keys
 
 
@@ -144,15 +157,21 @@ def _snake(index: int, parts: int) -> int:
 
 
 def run_audit(
-    config: ExperimentConfig, console: Console, shard: tuple[int, int] = (1, 1)
+    config: ExperimentConfig,
+    console: Console,
+    shard: tuple[int, int] = (1, 1),
+    executor: Executor | None = None,
 ) -> list[dict[str, Any]]:
     """Run (or resume) every audit unit, print the summary table, write privacy.jsonl.
 
+    The executor (default: in this process) runs the units; this process alone writes the store.
     ``shard=(k, n)`` runs the k-th of n disjoint shares of the units: n processes with shards
     1/n .. n/n share one run directory (the store takes one transaction per unit) and together
-    run every unit once, on n cores.
+    run every unit once. An executor (``--workers``, ``--executor ray``) is the simpler way.
     """
+    executor = executor or LocalExecutor()
     part, parts = shard
+    started = time.perf_counter()
     store = open_store(config)
     try:
         write_manifest(config, store)
@@ -167,35 +186,59 @@ def run_audit(
         console.print(
             f"run directory: {config.run_dir}; {n_done} of {len(keys)} audit runs done{share}"
         )
+        jobs = [Job(k, t.name, cost=audit_cost(config, k)) for k, t in todo]
         with Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
             console=console,
         ) as progress:
             bar = progress.add_task("canary runs", total=len(mine), completed=len(mine) - len(todo))
-            for key, template in todo:
-                progress.update(
-                    bar, description=f"{key.task} {template.name} {key.method} run {key.seed}"
-                )
-                row, messages = audit_unit(config, bench, key, template)
-                unit = f"audit/{key}/{template.name}"
-                # The privacy row goes in once, as the unit's extra row (privacy.jsonl); its
-                # 999 reference scores would otherwise be stored twice.
-                store.save(unit, {"unit": row["unit"]}, messages, kind="audit", extra_rows=[row])
-                if parts == 1:
-                    # Workers sharing a directory could interleave appends; they export at the end.
-                    store.export_unit(unit)
-                progress.advance(bar)
-                progress.console.print(_unit_line(row))
+            events = _AuditEvents(store, progress, bar, export_each=parts == 1)
+            executor.run(config, jobs, events, bench)
         store.export()
         rows = store.extra_rows("audit")
     finally:
         store.close()
     console.print(audit_table(rows))
     console.print(f"privacy rows: {config.run_dir / 'privacy.jsonl'}")
+    seconds = time.perf_counter() - started
+    console.print(throughput_line(events.computed, seconds, executor.label, "audit runs"))
     return rows
+
+
+class _AuditEvents:
+    """Executor events -> the store (the driver is its only writer) and the progress bar."""
+
+    def __init__(self, store: ResultsStore, progress: Progress, bar: TaskID, export_each: bool):
+        self.store = store
+        self.progress = progress
+        self.bar = bar
+        # Shards sharing a directory could interleave appends; they export at the end.
+        self.export_each = export_each
+        self.computed = 0
+
+    def started(self, job: Job) -> None:
+        key = job.unit
+        self.progress.update(
+            self.bar, description=f"{key.task} {job.template} {key.method} run {key.seed}"
+        )
+
+    def items_done(self, job: Job, count: int) -> None:
+        pass
+
+    def finished(self, result: JobResult) -> None:
+        unit = result.job.key
+        self.store.save(
+            unit, result.row, result.messages, kind="audit", extra_rows=result.extra_rows
+        )
+        if self.export_each:
+            self.store.export_unit(unit)
+        self.computed += 1
+        self.progress.advance(self.bar)
+        for row in result.extra_rows:
+            self.progress.console.print(_unit_line(row))
 
 
 def _unit_line(row: dict[str, Any]) -> str:
@@ -213,9 +256,9 @@ def audit_table(rows: list[dict[str, Any]]) -> Table:
     from sociallearn.report.privacy import canary_groups, privacy_table
 
     table = privacy_table(canary_groups(rows))
-    out = Table(title=f"{table.title}\n(rank 0 = memorised)")
+    out = Table(title=Text(f"{table.title}\n(rank 0 = memorised)"))
     for column in table.header:
-        out.add_column(column)
+        out.add_column(Text(column))
     for row in table.rows:
-        out.add_row(*row.cells, style="dim" if row.minor else None)
+        out.add_row(*(Text(cell) for cell in row.cells), style="dim" if row.minor else None)
     return out

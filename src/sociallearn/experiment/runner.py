@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sociallearn.experiment.config import ExperimentConfig
+from sociallearn.experiment.executors import Executor, Job, JobResult
+from sociallearn.experiment.executors.local import LocalExecutor
+from sociallearn.experiment.plan import unit_cost
 from sociallearn.experiment.store import ResultsStore
-from sociallearn.experiment.unit import run_unit
 from sociallearn.experiment.units import UnitKey, expand_units
 from sociallearn.experiment.workbench import Workbench
 
@@ -23,7 +25,7 @@ class RunReporter(Protocol):
 
     def unit_started(self, key: UnitKey, n_items: int) -> None: ...
 
-    def items_done(self, count: int) -> None: ...
+    def items_done(self, key: UnitKey, count: int) -> None: ...
 
     def unit_finished(self, key: UnitKey, row: dict[str, Any]) -> None: ...
 
@@ -35,7 +37,7 @@ class SilentReporter:
     def unit_started(self, key: UnitKey, n_items: int) -> None:
         pass
 
-    def items_done(self, count: int) -> None:
+    def items_done(self, key: UnitKey, count: int) -> None:
         pass
 
     def unit_finished(self, key: UnitKey, row: dict[str, Any]) -> None:
@@ -48,6 +50,44 @@ class RunSummary:
     computed: int
     skipped: int
     seconds: float
+    executor: str = "local"
+
+    def throughput(self) -> str:
+        """One line for the end of a run: units computed per hour by this executor."""
+        return throughput_line(self.computed, self.seconds, self.executor, "units")
+
+
+def throughput_line(computed: int, seconds: float, executor: str, what: str) -> str:
+    if not computed or seconds <= 0:
+        return f"throughput: no {what} computed ({executor})"
+    per_hour = computed * 3600 / seconds
+    return (
+        f"throughput: {computed} {what} in {seconds:.0f}s = {per_hour:.1f} {what}/hour, "
+        f"{seconds / computed:.1f}s each ({executor})"
+    )
+
+
+class _RunEvents:
+    """Executor events -> the store (the driver is its only writer) and the reporter."""
+
+    def __init__(self, store: ResultsStore, reporter: RunReporter, n_items: dict[str, int]) -> None:
+        self.store = store
+        self.reporter = reporter
+        self.n_items = n_items
+        self.computed = 0
+
+    def started(self, job: Job) -> None:
+        self.reporter.unit_started(job.unit, self.n_items[job.unit.task])
+
+    def items_done(self, job: Job, count: int) -> None:
+        self.reporter.items_done(job.unit, count)
+
+    def finished(self, result: JobResult) -> None:
+        key = result.job.key
+        self.store.save(key, result.row, result.messages)
+        self.store.export_unit(key)
+        self.computed += 1
+        self.reporter.unit_finished(result.job.unit, result.row)
 
 
 def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
@@ -93,9 +133,14 @@ def run_experiment(
     config: ExperimentConfig,
     reporter: RunReporter | None = None,
     units: Sequence[UnitKey] | None = None,
+    executor: Executor | None = None,
 ) -> RunSummary:
-    """Run every unfinished unit of the grid; finished ones (from a previous run) are skipped."""
+    """Run every unfinished unit of the grid; finished ones (from a previous run) are skipped.
+
+    The executor (default: in this process) runs the units; this process alone writes the store.
+    """
     reporter = reporter or SilentReporter()
+    executor = executor or LocalExecutor()
     started = time.perf_counter()
     all_units = list(units) if units is not None else expand_units(config)
     store = open_store(config)
@@ -107,17 +152,16 @@ def run_experiment(
         reporter.start(len(all_units), len(all_units) - len(todo))
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
         preflight(config, bench, todo)
+        n_items: dict[str, int] = {}
         for key in todo:
-            n_items = len(bench.data(key.task).test)
-            if config.limit:
-                n_items = min(n_items, config.limit)
-            reporter.unit_started(key, n_items)
-            outcome = run_unit(config, bench, key, progress=reporter.items_done)
-            store.save(str(key), outcome.row, outcome.messages)
-            store.export_unit(str(key))
-            reporter.unit_finished(key, outcome.row)
+            n = len(bench.data(key.task).test)
+            n_items[key.task] = min(n, config.limit) if config.limit else n
+        jobs = [Job(key, cost=unit_cost(config, bench, key)) for key in todo]
+        events = _RunEvents(store, reporter, n_items)
+        executor.run(config, jobs, events, bench)
         store.export()
         rows = store.rows()
     finally:
         store.close()
-    return RunSummary(rows, len(todo), len(all_units) - len(todo), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return RunSummary(rows, events.computed, len(all_units) - len(todo), seconds, executor.label)

@@ -19,9 +19,14 @@ from sociallearn.tasks.base import Task, TaskData
 class Workbench:
     """Caches models and task data for the units of one process."""
 
-    def __init__(self, config: ExperimentConfig, cache_path: Path | None = None) -> None:
+    def __init__(
+        self, config: ExperimentConfig, cache_path: Path | None = None, threads: int | None = None
+    ) -> None:
         self.config = config
         self.cache_path = cache_path
+        # llama.cpp threads of a parallel worker (its share of the cores); an explicit
+        # ``n_threads`` model option wins. Threads do not change results (see fingerprint).
+        self.threads = threads
         self._models: dict[str, LanguageModel] = {}
         self._tasks: dict[str, Task] = {}
         self._data: dict[str, TaskData] = {}
@@ -34,6 +39,8 @@ class Workbench:
         return self._model(self.config.student_spec(), self.config.student_options())
 
     def _model(self, spec: str, options: dict[str, Any]) -> LanguageModel:
+        if self.threads is not None and spec.split(":")[0].strip() == "llamacpp":
+            options = {"n_threads": self.threads, **options}
         # Roles with the same spec and options share one model (and its KV cache).
         key = json.dumps([spec, options], sort_keys=True, default=str)
         if key not in self._models:

@@ -1,0 +1,276 @@
+"""Executors on the fake model: local, processes and Ray give the same rows and transcripts,
+survive a dying worker, resume each other's runs and fail fast on an application error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from sociallearn.errors import UserError
+from sociallearn.experiment.audit import run_audit
+from sociallearn.experiment.config import ExperimentConfig
+from sociallearn.experiment.executors import (
+    Executor,
+    ExecutorSettings,
+    Job,
+    JobResult,
+    WorkerLostError,
+    make_executor,
+)
+from sociallearn.experiment.executors.base import FAULT_ENV
+from sociallearn.experiment.executors.local import LocalExecutor
+from sociallearn.experiment.executors.processes import ProcessExecutor
+from sociallearn.experiment.runner import SilentReporter, run_experiment
+from sociallearn.experiment.units import UnitKey, expand_units
+from sociallearn.experiment.workbench import Workbench
+
+
+def _grid(out: Path, **extra: Any) -> ExperimentConfig:
+    base: dict[str, Any] = {
+        "tasks": ["sms_spam"],
+        "methods": ["zero_shot", "original_examples", "synthetic_examples"],
+        "n": [2],
+        "aggregators": ["random", "voting"],
+        "seeds": [0, 1],
+        "model": "fake",
+        "teachers": 3,
+        "silo_size": 12,
+        "heldout": 2,
+        "limit": 4,
+        "out": out,
+        "synthesis": {"constrained": False},
+    }
+    base.update(extra)
+    return ExperimentConfig.model_validate(base)
+
+
+def _audit(out: Path) -> ExperimentConfig:
+    return _grid(out, heldout=0, audit={"n_references": 20, "runs": 2, "n": 2})
+
+
+def _results(run_dir: Path, name: str = "results.jsonl") -> list[str]:
+    """Rows without their wall-clock timings, in a fixed order."""
+    lines = (run_dir / name).read_text().splitlines()
+    rows = ({k: v for k, v in json.loads(x).items() if k != "timings"} for x in lines)
+    return sorted(json.dumps(r, sort_keys=True) for r in rows)
+
+
+def _transcripts(run_dir: Path) -> dict[str, list[str]]:
+    """Each job's transcript in the order it was written (from the store: an audit's two
+    templates share a unit name in transcript.jsonl), and the export's messages."""
+    import sqlite3
+
+    with sqlite3.connect(run_dir / "results.sqlite") as db:
+        rows = db.execute("SELECT unit, row FROM messages ORDER BY unit, seq").fetchall()
+    out: dict[str, list[str]] = {}
+    for unit, row in rows:
+        out.setdefault(unit, []).append(row)
+    exported = (run_dir / "transcript.jsonl").read_text().splitlines()
+    assert sorted(exported) == sorted(row for _, row in rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The grid run serially in this process: what every executor must reproduce."""
+    out = tmp_path_factory.mktemp("ref") / "run"
+    run_experiment(_grid(out))
+    return out
+
+
+def _same(run_dir: Path, reference: Path) -> None:
+    assert _results(run_dir) == _results(reference)
+    assert _transcripts(run_dir) == _transcripts(reference)
+
+
+def test_two_worker_processes_give_the_serial_results(tmp_path: Path, reference: Path) -> None:
+    summary = run_experiment(_grid(tmp_path / "p"), executor=ProcessExecutor(2, threads=1))
+    assert summary.computed == len(expand_units(_grid(tmp_path)))
+    assert "processes x2" in summary.executor and "units/hour" in summary.throughput()
+    _same(tmp_path / "p", reference)
+
+
+def test_a_worker_dying_on_its_first_job_is_replaced_and_the_job_redone(
+    tmp_path: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "died"
+    monkeypatch.setenv(FAULT_ENV, f"exit-once:{marker}")
+    run_experiment(_grid(tmp_path / "p"), executor=ProcessExecutor(2, threads=1))
+    assert marker.exists()  # a worker did die
+    _same(tmp_path / "p", reference)
+
+
+def test_a_job_that_keeps_killing_its_worker_is_not_retried_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Retries 0: the first death is final, and the error names the unit.
+    monkeypatch.setenv(FAULT_ENV, f"exit-once:{tmp_path / 'died'}")
+    cfg = _grid(tmp_path / "p", methods=["zero_shot"], seeds=[0])
+    with pytest.raises(WorkerLostError, match=r"unit sms_spam/zero_shot/n=0/-/seed=0: its worker"):
+        run_experiment(cfg, executor=ProcessExecutor(1, threads=1, retries=0))
+
+
+class _StopAfter(SilentReporter):
+    """Stops the run (like Ctrl-C) once ``n`` units are saved."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def unit_finished(self, key: UnitKey, row: dict[str, Any]) -> None:
+        self.n -= 1
+        if self.n == 0:
+            raise KeyboardInterrupt
+
+
+def test_stop_midway_then_resume_under_another_executor(tmp_path: Path, reference: Path) -> None:
+    cfg = _grid(tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, _StopAfter(3), executor=ProcessExecutor(2, threads=1))
+    resumed = run_experiment(cfg, executor=LocalExecutor())
+    assert resumed.skipped >= 3 and resumed.computed == len(expand_units(cfg)) - resumed.skipped
+    _same(tmp_path / "r", reference)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.finished: list[str] = []
+
+    def started(self, job: Job) -> None:
+        pass
+
+    def items_done(self, job: Job, count: int) -> None:
+        pass
+
+    def finished(self, result: JobResult) -> None:
+        self.finished.append(result.job.key)
+
+
+@pytest.mark.parametrize("executor", ["local", "processes"])
+def test_an_application_error_fails_fast_naming_the_unit(tmp_path: Path, executor: str) -> None:
+    cfg = _grid(tmp_path / "e")
+    bad = Job(UnitKey("no_such_task", "zero_shot", 0, None, 0), cost=1e9)  # dealt first
+    jobs = [Job(u) for u in expand_units(cfg)]
+    runner: Executor = LocalExecutor() if executor == "local" else ProcessExecutor(2, threads=1)
+    events = _Recorder()
+    with pytest.raises(UserError, match=r"unit no_such_task/zero_shot/n=0/-/seed=0: .*task"):
+        runner.run(cfg, [bad, *jobs], events, Workbench(cfg))
+    assert len(events.finished) < len(jobs)  # it stopped, not ran everything first
+
+
+def test_audit_over_two_workers_equals_the_serial_audit(tmp_path: Path) -> None:
+    console = Console(file=(tmp_path / "log.txt").open("w"), width=200)
+    serial = run_audit(_audit(tmp_path / "serial"), console)
+    fanned = run_audit(_audit(tmp_path / "fan"), console, executor=ProcessExecutor(2, threads=1))
+    assert len(serial) == len(fanned) == 2 * 2 * 2
+    assert _results(tmp_path / "fan", "privacy.jsonl") == _results(
+        tmp_path / "serial", "privacy.jsonl"
+    )
+    assert _transcripts(tmp_path / "fan") == _transcripts(tmp_path / "serial")
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (ExecutorSettings(workers=0), "--workers: expected at least 1, got 0"),
+        (ExecutorSettings(executor="dask"), "--executor: unknown executor 'dask'"),
+        (ExecutorSettings(executor="local", workers=2), "the local executor has one worker"),
+        (ExecutorSettings(address="auto"), "--address: only used with --executor ray"),
+        (ExecutorSettings(executor="ray", num_cpus=0), "--num-cpus: expected a positive number"),
+    ],
+)
+def test_bad_executor_flags_are_one_line(settings: ExecutorSettings, expected: str) -> None:
+    with pytest.raises(UserError, match=expected):
+        make_executor(settings, _grid(Path("unused")))
+
+
+def test_more_workers_than_cores_with_llamacpp_warns() -> None:
+    warnings: list[str] = []
+    cfg = _grid(Path("unused"), model="llamacpp:smollm2")
+    runner = make_executor(ExecutorSettings(workers=64), cfg, warn=warnings.append)
+    assert isinstance(runner, ProcessExecutor) and runner.threads == 1
+    assert warnings and "more than the" in warnings[0]
+
+
+def test_cli_workers_zero_is_one_error_line_and_nothing_lost(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    args = ["--model", "fake", "--limit", "2", "--method", "zero_shot", "--out", str(out)]
+    first = subprocess.run(
+        [sys.executable, "-m", "sociallearn.cli", "run", *args], capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr
+    assert "throughput:" in first.stdout
+    before = (out / "results.jsonl").read_text()
+    bad = subprocess.run(
+        [sys.executable, "-m", "sociallearn.cli", "run", *args, "--workers", "0"],
+        capture_output=True,
+        text=True,
+    )
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert lines[0].startswith("error: --workers: expected at least 1")
+    assert (out / "results.jsonl").read_text() == before
+
+
+# --- Ray: a local cluster with 2 CPUs, started and stopped here ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'sociallearn[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _ray(**kwargs: Any) -> Executor:
+    from sociallearn.experiment.executors.ray import RayExecutor
+
+    return RayExecutor(address=None, workers=2, num_cpus=1, **kwargs)
+
+
+def test_ray_gives_the_serial_results(tmp_path: Path, reference: Path, ray_cluster: Any) -> None:
+    summary = run_experiment(_grid(tmp_path / "r"), executor=_ray())
+    assert "ray x2" in summary.executor
+    _same(tmp_path / "r", reference)
+
+
+def test_ray_resumes_a_stopped_run_and_redoes_a_lost_job(
+    tmp_path: Path, reference: Path, ray_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _grid(tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, _StopAfter(2), executor=LocalExecutor())
+    marker = tmp_path / "died"
+    monkeypatch.setenv(FAULT_ENV, f"exit-once:{marker}")
+    resumed = run_experiment(cfg, executor=_ray())
+    assert marker.exists() and resumed.skipped == 2
+    _same(tmp_path / "r", reference)
+
+
+def test_ray_application_error_and_refused_worker(tmp_path: Path, ray_cluster: Any) -> None:
+    cfg = _grid(tmp_path / "e")
+    bad = Job(UnitKey("no_such_task", "zero_shot", 0, None, 0), cost=1e9)
+    events = _Recorder()
+    with pytest.raises(UserError, match=r"unit no_such_task/zero_shot/n=0/-/seed=0"):
+        _ray().run(cfg, [bad, *(Job(u) for u in expand_units(cfg))], events, Workbench(cfg))
+    # A worker whose data differ from the driver's is refused before it runs anything.
+    other = Workbench(_grid(tmp_path / "e", data_seed=1))
+    with pytest.raises(UserError, match="refused: data digest"):
+        _ray().run(cfg, [Job(u) for u in expand_units(cfg)], _Recorder(), other)
+
+
+def test_ray_audit_equals_the_serial_audit(tmp_path: Path, ray_cluster: Any) -> None:
+    console = Console(file=(tmp_path / "log.txt").open("w"), width=200)
+    run_audit(_audit(tmp_path / "serial"), console)
+    run_audit(_audit(tmp_path / "ray"), console, executor=_ray())
+    assert _results(tmp_path / "ray", "privacy.jsonl") == _results(
+        tmp_path / "serial", "privacy.jsonl"
+    )
+    assert _transcripts(tmp_path / "ray") == _transcripts(tmp_path / "serial")
