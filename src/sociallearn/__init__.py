@@ -1,5 +1,6 @@
 """sociallearn: social learning among LLMs, with privacy measured by canaries."""
 
+from sociallearn.export.results import load_predictions, load_results
 from sociallearn.models.base import (
     Completion,
     GenerationParams,
@@ -23,4 +24,6 @@ __all__ = [
     "Task",
     "__version__",
     "create_model",
+    "load_predictions",
+    "load_results",
 ]

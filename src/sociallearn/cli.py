@@ -307,6 +307,31 @@ def audit(
 
 
 @app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="text, json, lm-eval, inspect or parquet")
+    ] = "text",
+    unit: Annotated[
+        str | None,
+        typer.Option("--unit", help="one unit key, e.g. sms_spam/zero_shot/n=0/-/seed=0"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="output folder (default: RUN_DIR/export/FORMAT)")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write each unit's learned prompt, exactly as evaluated, or the results, for other tools."""
+    try:
+        from sociallearn.export import export_run
+
+        for path in export_run(run_dir, fmt, unit=unit, out_dir=out, data_dir=data_dir):
+            console.print(str(path), highlight=False, soft_wrap=True)
+    except SocialLearnError as error:
+        _fail(error)
+
+
+@app.command()
 def tasks() -> None:
     """List the built-in tasks: format, labels and where their data come from."""
     try:

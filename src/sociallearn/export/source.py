@@ -1,0 +1,157 @@
+"""What an export reads from a run directory: each unit's result row and its final learned prompt.
+
+The learned prompt is the transcript message of kind ``"prompt"`` that the student sent itself
+after teaching: the exact text that preceded every query. It is read from ``results.sqlite`` (the
+run's store) when present, else from the JSONL exports.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sociallearn.errors import ConfigError, DataError, UserError
+from sociallearn.tasks.base import Task
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UnitPrompt:
+    """One finished unit: its result row, its learned prompt and its task."""
+
+    key: str
+    row: Row
+    prompt: str
+    task: Task
+
+    @property
+    def slug(self) -> str:
+        """The unit key as a file name: ``sms_spam/original_examples/n=8/-/seed=0`` ->
+        ``sms_spam__original_examples__n8__seed0``."""
+        parts = [p.replace("=", "") for p in self.key.split("/") if p not in ("-", "")]
+        name = "__".join(parts)
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "unit"
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    if not run_dir.is_dir():
+        raise DataError(
+            f"{run_dir}: not a directory; expected a run directory from `sociallearn run`"
+        )
+    if not (run_dir / "results.sqlite").is_file() and not (run_dir / "results.jsonl").is_file():
+        raise DataError(
+            f"{run_dir}: no results.sqlite or results.jsonl here (expected a run directory)"
+        )
+
+
+def _sqlite_rows(path: Path) -> tuple[list[Row], dict[str, str]]:
+    # Read-only: an export never changes the run directory's store.
+    uri = f"file:{path.resolve()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
+        units = [
+            json.loads(text)["row"]
+            for (text,) in db.execute("SELECT row FROM units WHERE kind='result' ORDER BY finished")
+        ]
+        prompts: dict[str, str] = {}
+        for unit, text in db.execute("SELECT unit, row FROM messages ORDER BY unit, seq"):
+            _keep_prompt(prompts, unit, json.loads(text))
+    return units, prompts
+
+
+def _keep_prompt(prompts: dict[str, str], unit: str, message: Row) -> None:
+    if message.get("kind") == "prompt" and message.get("sender") == message.get("recipient"):
+        prompts[unit] = str(message.get("text", ""))
+
+
+def _jsonl(path: Path) -> Iterator[Row]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+
+
+def _jsonl_rows(run_dir: Path) -> tuple[list[Row], dict[str, str]]:
+    by_unit: dict[str, Row] = {}
+    for row in _jsonl(run_dir / "results.jsonl"):
+        by_unit[str(row.get("unit"))] = row  # the last row of a unit wins, as in the report
+    prompts: dict[str, str] = {}
+    transcript = run_dir / "transcript.jsonl"
+    if transcript.is_file():
+        for message in _jsonl(transcript):
+            _keep_prompt(prompts, str(message.get("unit")), message)
+    return list(by_unit.values()), prompts
+
+
+def read_rows(run_dir: Path) -> tuple[list[Row], dict[str, str]]:
+    """Result rows (kind ``result``) in finishing order, and each unit's learned prompt."""
+    _check_run_dir(run_dir)
+    store = run_dir / "results.sqlite"
+    if store.is_file():
+        try:
+            return _sqlite_rows(store)
+        except sqlite3.DatabaseError as error:
+            raise DataError(f"{store}: cannot be read ({error})") from None
+    return _jsonl_rows(run_dir)
+
+
+def select_rows(rows: list[Row], unit: str | None, run_dir: Path) -> list[Row]:
+    """All rows, or the one whose key is ``unit``; an unknown key lists the closest keys."""
+    if unit is None:
+        if not rows:
+            raise DataError(f"{run_dir}: the run has no finished units to export")
+        return rows
+    for row in rows:
+        if row.get("unit") == unit:
+            return [row]
+    keys = [str(r.get("unit")) for r in rows]
+    close = difflib.get_close_matches(unit, keys, n=3, cutoff=0.0)
+    hint = f"; closest: {', '.join(close)}" if close else "; the run has no finished units"
+    raise UserError(f"--unit: no unit {unit!r} in {run_dir}{hint}")
+
+
+def unit_prompt(row: Row, prompts: dict[str, str], run_dir: Path) -> UnitPrompt:
+    """A row with its learned prompt and task; a unit without a recorded prompt is an error."""
+    key = str(row.get("unit"))
+    if key not in prompts:
+        raise DataError(
+            f"{run_dir}: unit {key!r} has no recorded learned prompt (transcript message of "
+            "kind 'prompt'); rerun it with this version of sociallearn"
+        )
+    prompt = prompts[key]
+    expected = row.get("prompt_tokens_chars")
+    if isinstance(expected, int) and expected != len(prompt):
+        raise DataError(
+            f"{run_dir}: unit {key!r}: the recorded prompt has {len(prompt)} characters but the "
+            f"result row says {expected}; the run directory is inconsistent"
+        )
+    return UnitPrompt(key, row, prompt, _task_of(row))
+
+
+def _task_of(row: Row) -> Task:
+    from sociallearn.tasks import get_task
+
+    spec = row.get("task_spec") or row.get("task")
+    if not isinstance(spec, str):
+        raise DataError(f"unit {row.get('unit')!r}: result row names no task")
+    try:
+        return get_task(spec)
+    except UserError as error:
+        raise ConfigError(f"unit {row.get('unit')!r}: task {spec!r}: {error}") from None
+
+
+def load_units(run_dir: Path, unit: str | None = None) -> list[UnitPrompt]:
+    """The units of a run directory to export (all, or the one named ``unit``)."""
+    rows, prompts = read_rows(run_dir)
+    return [unit_prompt(row, prompts, run_dir) for row in select_rows(rows, unit, run_dir)]
