@@ -123,7 +123,7 @@ def test_list_and_tasks_commands() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--method", "synthetic"], "audit.methods: unknown method 'synthetic'"),
+        (["--method", "synthetic"], "audit.methods[0]: unknown method 'synthetic'"),
         (["--template", "sms_spam-pin"], "'sms_spam-pin' is not a canary template"),
         (["--runs", "0"], "field 'audit.runs'"),
     ],

@@ -11,8 +11,11 @@ from sociallearn.models.base import GenerationParams
 from sociallearn.models.fake import FakeModel
 from sociallearn.privacy.gate import LeakageGate
 from sociallearn.tasks.base import Example, Task
-from sociallearn.teaching.aggregators import RandomAggregator, VotingAggregator
-from sociallearn.teaching.methods import TeachingContext, methods
+from sociallearn.teaching.aggregators import Aggregator, RandomAggregator, VotingAggregator
+from sociallearn.teaching.boundary import Boundary
+from sociallearn.teaching.curriculum import Curriculum
+from sociallearn.teaching.methods import methods
+from sociallearn.teaching.rounds import MethodContext, run_rounds
 from sociallearn.teaching.teacher import SynthesisSettings, Teacher
 from sociallearn.teaching.transcript import STUDENT, Transcript
 
@@ -63,6 +66,29 @@ def _teachers(
     return teachers
 
 
+def teach(
+    method: str,
+    task: Task,
+    teachers: list[Teacher],
+    transcript: Transcript,
+    n: int,
+    seed: int,
+    aggregator: Aggregator | None = None,
+    synthesis: SynthesisSettings | None = None,
+) -> Curriculum:
+    """Run a registered method through a boundary around ``teachers``."""
+    boundary = Boundary(task, teachers, transcript)
+    context = MethodContext(
+        task,
+        n,
+        seed,
+        boundary,
+        aggregator=aggregator or RandomAggregator(),
+        synthesis=synthesis or SynthesisSettings(),
+    )
+    return run_rounds(methods.create(method).plan, context, boundary).curriculum
+
+
 def _near(a: str, b: str) -> bool:
     return Indel.normalized_distance(a, b) < 0.25
 
@@ -76,16 +102,16 @@ def test_no_private_text_reaches_the_student(
 ) -> None:
     transcript = Transcript("u")
     teachers = _teachers(spam_task, private_examples, gate=True, transcript=transcript)
-    context = TeachingContext(
+    curriculum = teach(
+        method,
         spam_task,
         teachers,
+        transcript,
         4,
         0,
-        transcript,
         aggregator=aggregator,  # type: ignore[arg-type]
         synthesis=SynthesisSettings(samples=4, top_k=4),
     )
-    curriculum = methods.create(method).teach(context)
     private_texts = [spam_task.render(e) for e in (*private_examples, CANARY)]
     to_student = transcript.to_student()
     for message in to_student:
@@ -106,10 +132,15 @@ def test_without_the_gate_copies_are_caught_only_for_prompt_examples(
 ) -> None:
     transcript = Transcript("u")
     teachers = _teachers(spam_task, private_examples, gate=False, transcript=transcript)
-    context = TeachingContext(
-        spam_task, teachers, 8, 1, transcript, synthesis=SynthesisSettings(samples=4, top_k=4)
+    teach(
+        "synthetic_examples",
+        spam_task,
+        teachers,
+        transcript,
+        8,
+        1,
+        synthesis=SynthesisSettings(samples=4, top_k=4),
     )
-    methods.create("synthetic_examples").teach(context)
     text = "\n".join(m.text for m in transcript.to_student())
     # Exact copies of prompt examples are always dropped; near copies and the canary are not.
     assert "4817" in text
@@ -122,9 +153,7 @@ def test_original_examples_is_marked_as_leaking(
 ) -> None:
     transcript = Transcript("u")
     teachers = _teachers(spam_task, private_examples, gate=True, transcript=transcript, force=True)
-    curriculum = methods.create("original_examples").teach(
-        TeachingContext(spam_task, teachers, 4, 0, transcript)
-    )
+    curriculum = teach("original_examples", spam_task, teachers, transcript, 4, 0)
     assert curriculum.contains_private
     assert CANARY in curriculum.examples  # forced, as in the audit's baseline
     private_texts = {spam_task.render(e) for e in (*private_examples, CANARY)}
@@ -166,8 +195,6 @@ def test_gate_stops_an_instruction_that_quotes_a_private_example(
             filters=[gate],
         )
     ]
-    curriculum = methods.create("synthetic_instruction").teach(
-        TeachingContext(spam_task, teachers, 0, 0, transcript)
-    )
+    curriculum = teach("synthetic_instruction", spam_task, teachers, transcript, 0, 0)
     assert curriculum.instruction == "Answer spam for adverts and prizes, otherwise not spam."
     assert [m.kind for m in transcript].count("rejection") == 2

@@ -172,7 +172,7 @@ def run_audit(
     executor = executor or LocalExecutor()
     part, parts = shard
     started = time.perf_counter()
-    store = open_store(config)
+    store = open_store(config, shared=parts > 1)
     try:
         write_manifest(config, store)
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)

@@ -4,13 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sociallearn.errors import ConfigError
+from sociallearn.teaching.components import ComponentSpec, parse_spec
+
+
+def _spec_out(spec: ComponentSpec) -> str | dict[str, Any]:
+    """As written in a config: the name, or ``{name: ..., <args>}``."""
+    return spec.name if not spec.args else {"name": spec.name, **spec.args}
+
+
+def _spec_in(value: object) -> ComponentSpec:
+    try:
+        return parse_spec(value, "component")
+    except ConfigError as err:
+        raise ValueError(str(err).removeprefix("component: ")) from None
+
+
+# A method or aggregator in a config: a name or a mapping ``{name: ..., <args>}``.
+Component = Annotated[
+    ComponentSpec,
+    BeforeValidator(_spec_in),
+    PlainSerializer(_spec_out),
+]
 
 
 class _Strict(BaseModel):
@@ -56,7 +87,12 @@ class AuditConfig(_Strict):
     force_in_prompt: bool = Field(
         False, description="always show the canary when generating (stress test)"
     )
-    methods: list[str] = Field(default_factory=lambda: ["synthetic_examples", "original_examples"])
+    methods: list[Component] = Field(
+        default_factory=lambda: [
+            ComponentSpec(name="synthetic_examples"),
+            ComponentSpec(name="original_examples"),
+        ]
+    )
     n: int = Field(8, ge=1, description="examples taught in each audit run")
 
 
@@ -68,16 +104,28 @@ class ExperimentConfig(_Strict):
 
     name: str = "experiment"
     tasks: list[str] = Field(default_factory=lambda: ["sms_spam"])
-    methods: list[str] = Field(
+    methods: list[Component] = Field(
         default_factory=lambda: [
-            "zero_shot",
-            "original_examples",
-            "synthetic_examples",
-            "synthetic_instruction",
-        ]
+            ComponentSpec(name=name)
+            for name in (
+                "zero_shot",
+                "original_examples",
+                "synthetic_examples",
+                "synthetic_instruction",
+            )
+        ],
+        description="teaching methods: names or {name: ..., <args>}",
     )
     n: list[int] = Field(default_factory=lambda: [8], description="examples taught (n-shot)")
-    aggregators: list[str] = Field(default_factory=lambda: ["random", "voting"])
+    aggregators: list[Component] = Field(
+        default_factory=lambda: [ComponentSpec(name="random"), ComponentSpec(name="voting")],
+        description="aggregators: names or {name: ..., <args>}",
+    )
+    aggregation: Literal["student", "trusted"] = Field(
+        "student",
+        description="who chooses among the teachers' candidates: the student (the paper; it "
+        "receives every candidate) or a trusted aggregator (only its picks reach the student)",
+    )
     seeds: list[int] = Field(default_factory=lambda: [0])
     model: str = Field("llamacpp:smollm2", description="model spec used by every role")
     teacher_model: str | None = Field(None, description="teachers' model spec (default: model)")
@@ -118,6 +166,30 @@ class ExperimentConfig(_Strict):
         if any(v < 0 for v in value):
             raise ValueError("every n must be >= 0")
         return value
+
+    @field_validator("seeds", "tasks")
+    @classmethod
+    def _not_empty(cls, value: list[Any]) -> list[Any]:
+        if not value:
+            raise ValueError("expected at least one value (an empty list runs nothing)")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # The name is a folder under runs/: "../x" or "a/b" would write elsewhere.
+        if value in ("", ".", "..") or any(c in value for c in "/\\\0"):
+            raise ValueError(f"expected a plain name (a folder under runs/), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _heldout_fits(self) -> ExperimentConfig:
+        if self.silo_size is not None and self.heldout >= self.silo_size:
+            raise ValueError(
+                f"heldout ({self.heldout}) must be smaller than silo_size ({self.silo_size}): "
+                "held-out examples come out of each teacher's silo"
+            )
+        return self
 
     @property
     def run_dir(self) -> Path:
@@ -160,19 +232,71 @@ class ExperimentConfig(_Strict):
         for field in ("teacher_model_options", "student_model_options"):
             if not data[field]:
                 del data[field]
+        if data["aggregation"] == "student":
+            del data["aggregation"]
+        # A server named only by OPENAI_BASE_URL is part of what produced the results too.
+        urls = sorted(
+            {
+                str(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+                for spec, options in (
+                    (self.teacher_spec(), self.teacher_options()),
+                    (self.student_spec(), self.student_options()),
+                )
+                if spec.partition(":")[0].strip() == "openai" and not options.get("base_url")
+            }
+        )
+        if urls:
+            data["openai_base_url"] = urls
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+# Command-line flags that set a config field (an error in their value names the flag).
+_FLAGS = {
+    "tasks": "--task",
+    "methods": "--method",
+    "seeds": "--seed/--seeds",
+    "audit.runs": "--runs",
+    "audit.n_references": "--references",
+    "audit.methods": "--method",
+    "audit.templates": "--template",
+}
+
+
+def _flag(key: str) -> str:
+    return _FLAGS.get(key, "--" + key.rpartition(".")[2].replace("_", "-"))
+
+
+def _format_validation_error(
+    err: ValidationError, source: str, overridden: frozenset[str] = frozenset()
+) -> str:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    loc = [str(p) for p in first["loc"]]
+    where = ".".join(loc) or "(top level)"
     if first["type"] == "extra_forbidden":
-        known = ", ".join(ExperimentConfig.model_fields)
+        # A typo inside a section lists that section's fields, not the top level's.
+        cls: type[BaseModel] = ExperimentConfig
+        for part in loc[:-1]:
+            field = cls.model_fields.get(part)
+            annotation = field.annotation if field is not None else None
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                break
+            cls = annotation
+        known = ", ".join(cls.model_fields)
         return f"{source}: unknown field {where!r} (known fields: {known})"
+    for key in (".".join(loc[:2]), loc[0] if loc else ""):
+        if key in overridden:
+            return f"{_flag(key)}: {first['msg']} (field {where!r})"
     return f"{source}: field {where!r}: {first['msg']}"
+
+
+def _relative_to(path: Path, value: Any) -> Any:
+    """A relative path from a config file, made relative to the file's folder."""
+    if value and not Path(str(value)).expanduser().is_absolute():
+        return str((path.parent / str(value)).resolve())
+    return value
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
@@ -194,10 +318,16 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> E
         data.update(loaded)
         if "name" not in data:
             data["name"] = path.stem
-        # Relative data paths are relative to the config file, so configs travel with their data.
-        for key in ("data_file",):
-            if data.get(key) and not Path(str(data[key])).is_absolute():
-                data[key] = str((path.parent / str(data[key])).resolve())
+        # Relative paths in a config are relative to the config file (not to where the command
+        # runs), so configs travel with their data: data_file, data_dir, out, and task YAMLs.
+        for key in ("data_file", "data_dir", "out"):
+            if isinstance(data.get(key), str):
+                data[key] = _relative_to(path, data[key])
+        if isinstance(data.get("tasks"), list):
+            data["tasks"] = [
+                _relative_to(path, t) if isinstance(t, str) and _is_task_path(t) else t
+                for t in data["tasks"]
+            ]
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -208,6 +338,23 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> E
         else:
             data[key] = value
     try:
-        return ExperimentConfig.model_validate(data)
+        config = ExperimentConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, source)) from None
+        overridden = frozenset(k for k, v in (overrides or {}).items() if v is not None)
+        raise ConfigError(_format_validation_error(err, source, overridden)) from None
+    from sociallearn.experiment.units import check_components
+
+    try:
+        check_components(config)
+    except ConfigError as err:
+        # "audit.methods[0]: ..." set by a flag names the flag, not the (preset) file.
+        field = str(err).split(":", 1)[0].split("[", 1)[0]
+        if field in {k for k, v in (overrides or {}).items() if v is not None}:
+            raise ConfigError(f"{_flag(field)}: {err}") from None
+        raise ConfigError(f"{source}: {err}") from None
+    return config
+
+
+def _is_task_path(spec: str) -> bool:
+    """A task given as a YAML file (a path), not as a registered task's name."""
+    return spec.lower().endswith((".yaml", ".yml"))

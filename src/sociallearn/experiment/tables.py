@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
+
+from sociallearn.evaluation.stats import mean_sem
 
 
 def results_table(rows: Sequence[dict[str, Any]]) -> Table:
@@ -31,9 +34,18 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
         table.add_column(
             col, justify="right" if col not in ("task", "method", "aggregator") else "left"
         )
-    for (task, method, n, agg), group in sorted(groups.items(), key=_order):
+    # Methods in the order the grid lists them (rows come in grid order): no name is special.
+    first_seen: dict[str, int] = {}
+    for row in rows:
+        first_seen.setdefault(row["method"], len(first_seen))
+
+    def order(item: tuple[tuple[str, str, int, str], Any]) -> tuple[str, int, int, str]:
+        task, method, n, agg = item[0]
+        return task, first_seen[method], n, agg
+
+    for (task, method, n, agg), group in sorted(groups.items(), key=order):
         accs = [r["accuracy"] for r in group]
-        sem = statistics.stdev(accs) / len(accs) ** 0.5 if len(accs) > 1 else float("nan")
+        sem = mean_sem(accs).sem
         correct = sum(r["n_correct"] for r in group)
         items = sum(r["n_items"] for r in group)
         leak = [r["leakage"] for r in group if r.get("leakage")]
@@ -41,10 +53,11 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
         rejected = _mean([lk["rejection_rate"] for lk in leak])
         dist = _mean([lk["mean_distance"] for lk in leak if lk.get("mean_distance") is not None])
         table.add_row(
-            task,
-            method,
+            # Text, not str: a task or method name from a user is never read as rich markup.
+            Text(task),
+            Text(method),
             str(n),
-            agg,
+            Text(agg),
             f"{100 * statistics.fmean(accs):.1f}%",
             "-" if sem != sem else f"{100 * sem:.1f}",
             f"{correct}/{items}",
@@ -54,21 +67,6 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
             "-" if dist is None else f"{dist:.2f}",
         )
     return table
-
-
-_METHOD_ORDER = [
-    "zero_shot",
-    "hand_written",
-    "original_examples",
-    "synthetic_examples",
-    "synthetic_instruction",
-]
-
-
-def _order(item: tuple[tuple[str, str, int, str], Any]) -> tuple[str, int, int, str]:
-    task, method, n, agg = item[0]
-    rank = _METHOD_ORDER.index(method) if method in _METHOD_ORDER else len(_METHOD_ORDER)
-    return task, rank, n, agg
 
 
 def _mean(values: Sequence[float]) -> float | None:

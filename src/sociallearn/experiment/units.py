@@ -1,25 +1,29 @@
-"""The grid as a list of units; a unit is one (task, method, n, aggregator, seed)."""
+"""The grid as a list of units; a unit is one (task, method, n, aggregator, seed).
+
+Methods and aggregators appear in a key by their label: the name alone, or the name with its
+non-default arguments (``feedback(rounds=3)``), so two settings of a component never share a
+row in the store.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from sociallearn.errors import ConfigError
 from sociallearn.experiment.config import ExperimentConfig
+from sociallearn.seeds import text_seed
 from sociallearn.teaching.aggregators import aggregators
+from sociallearn.teaching.components import ComponentSpec, build, capability
 from sociallearn.teaching.methods import methods
-
-# Methods whose prompt does not depend on n run once, at n = 0.
-_N_FREE = {"zero_shot", "hand_written", "synthetic_instruction"}
 
 
 @dataclass(frozen=True)
 class UnitKey:
     task: str
-    method: str
+    method: str  # the method's label
     n: int
-    aggregator: str | None
+    aggregator: str | None  # the aggregator's label
     seed: int
 
     def __str__(self) -> str:
@@ -27,8 +31,7 @@ class UnitKey:
 
     def derived_seed(self, *salt: str) -> int:
         """A seed from the key (and a salt), independent of execution order."""
-        text = "|".join((str(self), *salt))
-        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+        return text_seed(str(self), *salt)
 
     def teaching_seed(self, *salt: str) -> int:
         """The seed of teaching: the key without its aggregator, so units that differ only in
@@ -36,21 +39,52 @@ class UnitKey:
         return UnitKey(self.task, self.method, self.n, None, self.seed).derived_seed("teach", *salt)
 
 
+def method_specs(config: ExperimentConfig) -> dict[str, ComponentSpec]:
+    """label -> spec of every method the config names (the grid's and the audit's)."""
+    return {s.label: s for s in (*config.methods, *config.audit.methods)}
+
+
+def build_method(config: ExperimentConfig, label: str) -> Any:
+    """The method a unit key names, with its arguments."""
+    specs = method_specs(config)
+    spec = specs.get(label) or ComponentSpec(name=label)
+    return build(methods, spec, "methods")
+
+
+def build_aggregator(config: ExperimentConfig, label: str | None) -> Any:
+    specs = {s.label: s for s in config.aggregators}
+    spec = specs.get(label or "random") or ComponentSpec(name=label or "random")
+    return build(aggregators, spec, "aggregators")
+
+
+def check_components(config: ExperimentConfig) -> None:
+    """Every method and aggregator exists, takes the arguments given, and fits the setting."""
+    for where, specs in (("methods", config.methods), ("audit.methods", config.audit.methods)):
+        for i, spec in enumerate(specs):
+            build(methods, spec, f"{where}[{i}]")
+    for i, spec in enumerate(config.aggregators):
+        agg = build(aggregators, spec, f"aggregators[{i}]")
+        if capability(agg, "requires_trusted") and config.aggregation != "trusted":
+            raise ConfigError(
+                f"aggregators[{i}]: {spec.label!r} needs a trusted aggregator "
+                "(set aggregation: trusted)"
+            )
+
+
 def expand_units(config: ExperimentConfig) -> list[UnitKey]:
-    for name in config.methods:
-        if name not in methods:
-            raise ConfigError(methods.unknown_message(name, where="methods"))
-    for name in config.aggregators:
-        if name not in aggregators:
-            raise ConfigError(aggregators.unknown_message(name, where="aggregators"))
+    check_components(config)
     units: list[UnitKey] = []
     for task in config.tasks:
-        for method in config.methods:
-            uses_agg = methods.get(method)().uses_aggregator
-            ns = [0] if method in _N_FREE else [n for n in config.n if n > 0]
-            aggs: list[str | None] = list(config.aggregators) if uses_agg else [None]
+        for spec in config.methods:
+            method = build(methods, spec, "methods")
+            ns = [0] if capability(method, "n_free") else [n for n in config.n if n > 0]
+            aggs: list[str | None] = (
+                [a.label for a in config.aggregators]
+                if capability(method, "uses_aggregator")
+                else [None]
+            )
             for n in ns:
                 for agg in aggs:
                     for seed in config.seeds:
-                        units.append(UnitKey(task, method, n, agg, seed))
+                        units.append(UnitKey(task, spec.label, n, agg, seed))
     return list(dict.fromkeys(units))

@@ -168,5 +168,7 @@ def sample_indices(prompts: Sequence[str]) -> list[int]:
 
 
 def derive_seed(seed: int, sample_index: int) -> int:
-    """A per-sample seed: different across sample indices, fixed for a given (seed, index)."""
-    return (seed * 1_000_003 + sample_index * 7_919 + 17) % (2**31 - 1)
+    """A per-sample seed (see :func:`sociallearn.seeds.sample_seed`, the one definition)."""
+    from sociallearn.seeds import sample_seed
+
+    return sample_seed(seed, sample_index)

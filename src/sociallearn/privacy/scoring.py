@@ -8,11 +8,11 @@ comparable. Higher is more likely.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sociallearn.evaluation.stats import mean_sem
 from sociallearn.models.base import LanguageModel, ScoreRequest
 from sociallearn.privacy.canaries import CanarySet
 from sociallearn.privacy.exposure import canary_rank, rank_exposure
@@ -99,12 +99,6 @@ class AuditSummary:
         return self.n_runs / self.n_total
 
 
-def _sem(values: Sequence[float]) -> float:
-    if len(values) < 2:
-        return math.nan
-    return statistics.stdev(values) / math.sqrt(len(values))
-
-
 def summarize_audit(results: Sequence[CanaryResult]) -> AuditSummary:
     """Aggregate runs that share one N_SS. SEMs are NaN for a single run."""
     if not results:
@@ -120,9 +114,9 @@ def summarize_audit(results: Sequence[CanaryResult]) -> AuditSummary:
         n_runs=len(results),
         n_total=n_total,
         mean_rank=mean_rank,
-        rank_sem=_sem(ranks),
+        rank_sem=mean_sem(ranks).sem,
         n_rank_zero=sum(1 for r in results if r.rank == 0),
         mean_exposure=statistics.fmean(exposures),
-        exposure_sem=_sem(exposures),
+        exposure_sem=mean_sem(exposures).sem,
         exposure_of_mean_rank=rank_exposure(mean_rank, n_total),
     )

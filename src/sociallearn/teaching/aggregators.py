@@ -1,18 +1,23 @@
-"""Aggregators: how the student picks one candidate per round from everything teachers sent."""
+"""Aggregators: how one candidate per round is chosen from everything teachers wrote.
+
+An aggregator sees candidate texts, the examples chosen so far, and a ``votes`` function that
+asks every teacher through the privacy boundary; it never holds a teacher. Under
+``aggregation: student`` the student runs it (the paper's protocol); under ``trusted`` a trusted
+aggregator does, and only its pick is released to the student.
+"""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from sociallearn.registry import Registry
 from sociallearn.tasks.base import Example, Task
+from sociallearn.teaching.components import Component
 from sociallearn.teaching.lesson import Candidate
-from sociallearn.teaching.teacher import Teacher
-from sociallearn.teaching.transcript import STUDENT, Transcript
 
 
 @dataclass(frozen=True)
@@ -20,33 +25,37 @@ class AggregationRound:
     """What an aggregator may look at in one round."""
 
     task: Task
-    teachers: Sequence[Teacher]
     chosen: Sequence[Example]
-    transcript: Transcript
     round_no: int
+    n_teachers: int
+    # Each teacher's vote (an index into the candidates), asked through the boundary.
+    votes: Callable[[Sequence[Candidate]], list[int]]
 
 
 class Aggregator(Protocol):
     """Picks the index of one candidate. Example::
 
-    class First:
-        name = "first"
+    class First(Component):
+        name: ClassVar[str] = "first"
 
         def select(self, candidates, context, rng):
             return 0
+
+    ``requires_trusted = True`` (a class variable) declares an aggregator that only a trusted
+    aggregator may run (e.g. a differentially private vote).
     """
 
-    name: str
+    name: ClassVar[str]
 
     def select(
         self, candidates: Sequence[Candidate], context: AggregationRound, rng: random.Random
     ) -> int: ...
 
 
-class RandomAggregator:
+class RandomAggregator(Component):
     """Uniformly at random (the paper's default)."""
 
-    name = "random"
+    name: ClassVar[str] = "random"
 
     def select(
         self, candidates: Sequence[Candidate], context: AggregationRound, rng: random.Random
@@ -54,39 +63,34 @@ class RandomAggregator:
         return rng.randrange(len(candidates))
 
 
-class VotingAggregator:
-    """Every teacher votes for the candidate most likely after its held-out examples (length-
-    normalised); the most votes win, ties broken at random (the paper does not say how)."""
+def plurality(votes: Sequence[int], rng: random.Random) -> int:
+    """The most voted index; ties broken at random (the paper does not say how)."""
+    counts = Counter(votes)
+    top = max(counts.values())
+    tied = sorted(i for i, v in counts.items() if v == top)
+    return tied[rng.randrange(len(tied))]
 
-    name = "voting"
+
+class VotingAggregator(Component):
+    """Every teacher votes for the candidate most likely after its held-out examples (length-
+    normalised); the most votes win."""
+
+    name: ClassVar[str] = "voting"
 
     def select(
         self, candidates: Sequence[Candidate], context: AggregationRound, rng: random.Random
     ) -> int:
-        listing = "\n\n".join(f"[{i}] {c.text}" for i, c in enumerate(candidates))
-        votes: Counter[int] = Counter()
-        for teacher in context.teachers:
-            context.transcript.record(
-                context.round_no, STUDENT, teacher.teacher_id, "candidates", listing
-            )
-            choice = teacher.vote(candidates)
-            context.transcript.record(
-                context.round_no, teacher.teacher_id, STUDENT, "vote", str(choice)
-            )
-            votes[choice] += 1
-        top = max(votes.values())
-        tied = sorted(i for i, v in votes.items() if v == top)
-        return tied[rng.randrange(len(tied))]
+        return plurality(context.votes(candidates), rng)
 
 
-class ClassBalancedAggregator:
+class ClassBalancedAggregator(Component):
     """Random among candidates whose label is the least represented so far.
 
     The paper found generated classification examples skewed towards one class (not spam, yes);
     this counters it without looking at any private data.
     """
 
-    name = "class_balanced"
+    name: ClassVar[str] = "class_balanced"
 
     def select(
         self, candidates: Sequence[Candidate], context: AggregationRound, rng: random.Random

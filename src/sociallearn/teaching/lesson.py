@@ -33,6 +33,9 @@ class Lesson:
     instruction: str | None = None
     contains_private: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
+    # Statistics a teacher discloses about a *public* prompt on its private data (e.g. held-out
+    # accuracy in feedback rounds); recorded as a "report" message.
+    report: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def examples(self) -> tuple[Example, ...]:

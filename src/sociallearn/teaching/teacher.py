@@ -10,11 +10,15 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sociallearn.models.base import GenerationParams, LanguageModel, ScoreRequest
+from sociallearn.privacy.leakage import normalize_whitespace
+from sociallearn.seeds import attempt_seed
 from sociallearn.tasks.base import Example, Task
 from sociallearn.teaching.filters import CandidateFilter
 from sociallearn.teaching.lesson import Candidate, Lesson
+from sociallearn.teaching.student import Student
 from sociallearn.teaching.transcript import Transcript
 
 
@@ -31,6 +35,47 @@ class SynthesisSettings:
     attempts: int = 3  # sampling rounds allowed when filters reject everything
 
 
+@dataclass(frozen=True)
+class WriteExamples:
+    """Write new examples from a few-shot prompt of private ones."""
+
+    settings: SynthesisSettings
+    seed: int
+
+
+@dataclass(frozen=True)
+class WriteInstruction:
+    """Describe the task in words after reading ``n_examples`` private examples."""
+
+    prompt_template: str
+    n_examples: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ShareOriginals:
+    """The leaking baseline: hand over ``n`` private examples as they are."""
+
+    n: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class EvaluateAndRevise:
+    """Run the student's model behind a public ``prompt`` on the held-out private examples,
+    report the accuracy, and (when ``write``) write new examples aimed at what failed."""
+
+    prompt: str
+    settings: SynthesisSettings
+    seed: int
+    write: bool = True
+    answer_mode: Literal["generate", "score"] = "generate"
+    calibrate: bool = False
+
+
+TeacherRequest = WriteExamples | WriteInstruction | ShareOriginals | EvaluateAndRevise
+
+
 @dataclass
 class GenerationStats:
     """What a teacher observed while generating: counts and distances, never private text."""
@@ -45,6 +90,7 @@ class GenerationStats:
     shared: int = 0
     distances: list[float] = field(default_factory=list)  # of shared candidates to their prompt
     constrained: bool = False
+    tokens: int = 0  # tokens generated (every sample, kept or not)
 
     @classmethod
     def merge(cls, parts: Iterable[GenerationStats]) -> GenerationStats:
@@ -59,10 +105,6 @@ class GenerationStats:
                 else:
                     setattr(total, name, getattr(total, name) + value)
         return total
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
 
 
 class Teacher:
@@ -110,7 +152,9 @@ class Teacher:
     def _refresh_silo(self) -> None:
         # The whole silo and its rendered texts change only when something is planted.
         self.__silo: tuple[Example, ...] = (*self.__pool, *self.__heldout)
-        self.__silo_texts = frozenset(_normalise(self._task.render(e)) for e in self.__silo)
+        self.__silo_texts = frozenset(
+            normalize_whitespace(self._task.render(e)) for e in self.__silo
+        )
 
     def __repr__(self) -> str:
         return f"Teacher({self.teacher_id!r}, {len(self.__pool)} private examples)"
@@ -118,6 +162,10 @@ class Teacher:
     @property
     def silo_size(self) -> int:
         return len(self.__pool)
+
+    def silo_fingerprints(self) -> frozenset[str]:
+        """The silo's rendered, whitespace-normalised texts: for the boundary's audit only."""
+        return self.__silo_texts
 
     def add_filter(self, candidate_filter: CandidateFilter) -> None:
         self.__filters = (*self.__filters, candidate_filter)
@@ -136,22 +184,39 @@ class Teacher:
     # -- lessons ---------------------------------------------------------------------------
     def synthesize_examples(self, settings: SynthesisSettings, round_no: int, seed: int) -> Lesson:
         """Write new examples from a few-shot prompt of private ones (no instruction)."""
-        rng = random.Random(seed)
+        shown = self._prompt_examples(settings, random.Random(seed))
+        candidates = self._write_examples(shown, settings, round_no, seed)
+        return Lesson(
+            teacher_id=self.teacher_id,
+            method="synthetic_examples",
+            candidates=candidates,
+            params={
+                "n_gen": settings.n_gen,
+                "temperature": settings.temperature,
+                "samples": settings.samples,
+                "top_k": settings.top_k,
+            },
+        )
+
+    def _write_examples(
+        self, shown: Sequence[Example], settings: SynthesisSettings, round_no: int, seed: int
+    ) -> tuple[Candidate, ...]:
+        """Sample continuations of a few-shot prompt of ``shown``; keep the screened ones."""
         task = self._task
-        shown = self._prompt_examples(settings, rng)
         prompt = task.render_many(shown)
-        shown_texts = {_normalise(task.render(e)) for e in shown}
+        shown_texts = {normalize_whitespace(task.render(e)) for e in shown}
         accepted: list[Candidate] = []
         for attempt in range(settings.attempts):
             params = GenerationParams(
                 max_tokens=settings.max_tokens,
                 temperature=settings.temperature,
                 stop=() if settings.grammar else (task.separator * 2,),
-                seed=seed * 31 + attempt,
+                seed=attempt_seed(seed, attempt),
                 grammar=settings.grammar,
             )
             completions = self.model.generate([prompt] * settings.samples, params)
             self.stats.sampled += len(completions)
+            self.stats.tokens += sum(c.n_tokens for c in completions)
             self.stats.constrained = self.stats.constrained or any(
                 c.constrained for c in completions
             )
@@ -176,17 +241,7 @@ class Teacher:
                     )
             if kept:
                 break
-        return Lesson(
-            teacher_id=self.teacher_id,
-            method="synthetic_examples",
-            candidates=tuple(accepted),
-            params={
-                "n_gen": settings.n_gen,
-                "temperature": settings.temperature,
-                "samples": settings.samples,
-                "top_k": settings.top_k,
-            },
-        )
+        return tuple(accepted)
 
     def _prompt_examples(self, settings: SynthesisSettings, rng: random.Random) -> list[Example]:
         forced = list(self.__forced)[: settings.n_gen]
@@ -210,7 +265,7 @@ class Teacher:
         for example in examples:
             self.stats.parsed += 1
             rendered = task.render(example)
-            key = _normalise(rendered)
+            key = normalize_whitespace(rendered)
             if key in self.__silo_texts:
                 self.stats.silo_copies += 1
             if key in shown_texts:
@@ -237,7 +292,9 @@ class Teacher:
                 return reason
         return None
 
-    def write_instruction(self, prompt_template: str, n_examples: int, seed: int) -> Lesson:
+    def write_instruction(
+        self, prompt_template: str, n_examples: int, seed: int, round_no: int = 0
+    ) -> Lesson:
         """Describe the task in words after reading ``n_examples`` private examples (SPEC §3.3)."""
         rng = random.Random(seed)
         shown = rng.sample(list(self.__pool), min(n_examples, len(self.__pool)))
@@ -245,9 +302,13 @@ class Teacher:
         instruction = ""
         for attempt in range(3):
             params = GenerationParams(
-                max_tokens=160, temperature=0.7, stop=("\n\n\n",), seed=seed * 31 + attempt
+                max_tokens=160,
+                temperature=0.7,
+                stop=("\n\n\n",),
+                seed=attempt_seed(seed, attempt),
             )
             [completion] = self.model.generate([prompt], params)
+            self.stats.tokens += completion.n_tokens
             text = completion.text.strip()
             # The same filters as for examples: an instruction may quote a private example too.
             reason = self._reject_reason(Example({}, text), text, prompt)
@@ -255,7 +316,7 @@ class Teacher:
                 instruction = text
                 break
             self.stats.rejected += 1
-            self.transcript.record(0, self.teacher_id, self.teacher_id, "rejection", reason)
+            self.transcript.record(round_no, self.teacher_id, self.teacher_id, "rejection", reason)
         return Lesson(
             teacher_id=self.teacher_id,
             method="synthetic_instruction",
@@ -282,3 +343,52 @@ class Teacher:
             [ScoreRequest(context, c.text + self._task.separator) for c in candidates]
         )
         return max(range(len(scores)), key=lambda i: scores[i].mean_logprob)
+
+    def vote_instruction(self, instructions: Sequence[str]) -> int:
+        """Index of the instruction under which this teacher's held-out answers are likeliest."""
+        task = self._task
+        evidence = self.__heldout or self.__pool[:4]
+        requests = [
+            ScoreRequest(
+                (text.strip() + task.separator if text.strip() else "") + task.render_query(e),
+                task.render_target(e),
+            )
+            for text in instructions
+            for e in evidence
+        ]
+        scores = self.model.score(requests)
+        per = len(evidence)
+        totals = [
+            sum(s.logprob_sum for s in scores[i * per : (i + 1) * per])
+            for i in range(len(instructions))
+        ]
+        return max(range(len(instructions)), key=lambda i: totals[i])
+
+    # -- feedback --------------------------------------------------------------------------
+    def evaluate_and_revise(
+        self, request: EvaluateAndRevise, student_model: LanguageModel, round_no: int
+    ) -> Lesson:
+        """Evaluate the public prompt on the held-out examples with the student's model (inside
+        this teacher's trust domain), then write examples from the ones it got wrong.
+
+        Only the held-out accuracy and screened candidates leave the teacher; which examples
+        failed does not.
+        """
+        evidence = list(self.__heldout or self.__pool[:4])
+        student = Student(student_model, self._task, calibrate=request.calibrate)
+        student.prompt = request.prompt
+        predictions = student.answer(evidence, mode=request.answer_mode)
+        accuracy = sum(p.correct for p in predictions) / len(predictions) if predictions else 0.0
+        report = {"heldout_accuracy": accuracy, "heldout_items": float(len(predictions))}
+        if not request.write:
+            return Lesson(self.teacher_id, "feedback", report=report)
+        rng = random.Random(request.seed)
+        failed = [e for e, p in zip(evidence, predictions, strict=True) if not p.correct]
+        n_gen = request.settings.n_gen
+        shown = rng.sample(failed, min(n_gen, len(failed)))
+        # Too few failures for a full prompt: fill it with other private examples.
+        rest = [e for e in self.__pool if e not in shown]
+        shown += rng.sample(rest, max(0, min(n_gen - len(shown), len(rest))))
+        rng.shuffle(shown)
+        candidates = self._write_examples(shown, request.settings, round_no, request.seed)
+        return Lesson(self.teacher_id, "feedback", candidates, report=report)

@@ -9,15 +9,18 @@ from pathlib import Path
 from typing import Literal
 
 MessageKind = Literal[
-    "request",  # student -> teacher: what to teach
-    "lesson",  # teacher -> student: synthetic examples or an instruction
-    "candidates",  # student -> teacher: candidates to vote on
-    "vote",  # teacher -> student: the index voted for
+    "request",  # student or aggregator -> teacher: what to teach
+    "lesson",  # teacher -> student or aggregator: synthetic examples or an instruction
+    "candidates",  # student or aggregator -> teacher: candidates to vote on
+    "vote",  # teacher -> student or aggregator: the index voted for
     "rejection",  # teacher -> itself: a candidate stopped by a privacy gate
     "prompt",  # student -> student: the final learned prompt
+    "release",  # aggregator -> student: what a trusted aggregator selected
+    "report",  # teacher -> aggregator/student: held-out accuracy of a public prompt
 ]
 
 STUDENT = "student"
+AGGREGATOR = "aggregator"
 
 
 @dataclass(frozen=True)

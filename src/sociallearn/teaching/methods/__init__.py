@@ -1,13 +1,18 @@
 """Built-in teaching methods; importing this package registers them."""
 
-from sociallearn.teaching.methods import baselines, synthetic_examples, synthetic_instruction
-from sociallearn.teaching.methods.base import TeachingContext, TeachingMethod, deliver, methods
+from sociallearn.teaching.methods import (
+    baselines,
+    feedback,
+    synthetic_examples,
+    synthetic_instruction,
+)
+from sociallearn.teaching.methods.base import Method, TeachingMethod, methods
 
 __all__ = [
-    "TeachingContext",
+    "Method",
     "TeachingMethod",
     "baselines",
-    "deliver",
+    "feedback",
     "methods",
     "synthetic_examples",
     "synthetic_instruction",

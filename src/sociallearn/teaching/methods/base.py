@@ -1,63 +1,61 @@
-"""The teaching-method contract and its registry."""
+"""The teaching-method contract and its registry.
+
+A method is a plan of rounds (see :mod:`sociallearn.teaching.rounds`): it yields what to ask
+teachers, receives their gated answers, chooses and releases through its context, and returns
+the curriculum. It declares what it needs and offers as class variables, so nothing outside
+its module needs to know its name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from sociallearn.registry import Registry
 from sociallearn.tasks.base import Task
-from sociallearn.teaching.aggregators import Aggregator, RandomAggregator
-from sociallearn.teaching.curriculum import Curriculum
-from sociallearn.teaching.lesson import Lesson
-from sociallearn.teaching.teacher import SynthesisSettings, Teacher
-from sociallearn.teaching.transcript import STUDENT, Transcript
-
-
-@dataclass
-class TeachingContext:
-    """Everything one run of the fixed conversation needs. ``seed`` comes from the unit key."""
-
-    task: Task
-    teachers: Sequence[Teacher]
-    n: int
-    seed: int
-    transcript: Transcript
-    aggregator: Aggregator = field(default_factory=RandomAggregator)
-    synthesis: SynthesisSettings = field(default_factory=SynthesisSettings)
-    instruction_examples: int = 8
-    max_rounds_factor: int = 3  # rounds allowed per requested example before giving up
-    teachers_per_round: int | None = None  # None: every teacher writes candidates each round
+from sociallearn.teaching.components import Component
+from sociallearn.teaching.rounds import MethodContext, Plan
 
 
 class TeachingMethod(Protocol):
-    """Runs the fixed conversation between the student and the teachers. Example::
+    """A plan of rounds. Example::
 
-    class OneExample:
-        name = "one_example"
-        uses_aggregator = False
+    class OneExample(Method):
+        name: ClassVar[str] = "one_example"
+        contains_private: ClassVar[bool] = True
 
-        def teach(self, context):
-            lesson = context.teachers[0].original_examples(1, context.seed)
-            deliver(context, lesson)
-            return Curriculum(examples=lesson.examples, contains_private=True)
+        def plan(self, context):
+            answers = yield Ask("Share one example.", (0,), (ShareOriginals(1, context.seed),))
+            context.release(answers[0].lesson.candidates)
+            return Curriculum(examples=answers[0].lesson.examples, contains_private=True)
     """
 
-    name: str
-    uses_aggregator: bool
+    name: ClassVar[str]
 
-    def teach(self, context: TeachingContext) -> Curriculum: ...
-
-
-def deliver(context: TeachingContext, lesson: Lesson, round_no: int = 0) -> None:
-    """Record a lesson as a message to the student: the only path text takes to the student."""
-    body = lesson.instruction or "\n\n".join(c.text for c in lesson.candidates)
-    context.transcript.record(round_no, lesson.teacher_id, STUDENT, "lesson", body)
+    def plan(self, context: MethodContext) -> Plan: ...
 
 
-def request(context: TeachingContext, teacher: Teacher, text: str, round_no: int = 0) -> None:
-    context.transcript.record(round_no, STUDENT, teacher.teacher_id, "request", text)
+class Method(Component):
+    """Base of the built-in methods: arguments as fields, capabilities as class variables."""
+
+    # Runs once per aggregator of the grid (its units carry the aggregator in their key).
+    uses_aggregator: ClassVar[bool] = False
+    # The prompt does not depend on n: the grid runs it once, at n = 0.
+    n_free: ClassVar[bool] = False
+    # Teachers' outgoing texts pass the leakage gate (when the config enables it).
+    gated: ClassVar[bool] = False
+    # Puts private examples into the student's prompt on purpose (the leaking baseline).
+    contains_private: ClassVar[bool] = False
+    # Each teacher's silo must hold n examples (the method hands over n of them).
+    needs_n_private: ClassVar[bool] = False
+    # Extra row fields the method reports: "leakage" (generation statistics), "rounds"
+    # (per-round test accuracy of intermediate curricula).
+    metrics: ClassVar[tuple[str, ...]] = ()
+
+    def check(self, task: Task, n_teachers: int) -> None:
+        """Raise a ConfigError when the method cannot run on ``task`` with this classroom."""
+
+    def plan(self, context: MethodContext) -> Plan:
+        raise NotImplementedError
 
 
 methods: Registry[TeachingMethod] = Registry("method")
