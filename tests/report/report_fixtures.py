@@ -130,3 +130,106 @@ def synthetic_privacy() -> list[dict[str, Any]]:
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+CLAIM_TASKS = ("lambada", "boolq", "sms_spam", "my_task")  # my_task: not in the paper
+CLAIM_ITEMS = 80
+
+
+def _prediction(task: str, index: int, correct: bool, answer: str | None = None) -> dict[str, Any]:
+    if task != "sms_spam":
+        return {"uid": f"{task}-{index}", "answer": "a", "gold": "a", "correct": correct}
+    gold = "spam" if index % 2 == 0 else "not spam"
+    other = "not spam" if gold == "spam" else "spam"
+    if answer is None:
+        answer = gold if correct else other
+    return {"uid": f"{task}-{index}", "answer": answer, "gold": gold, "correct": answer == gold}
+
+
+def _claim_row(
+    task: str, method: str, n: int, seed: int, predictions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    correct = sum(p["correct"] for p in predictions)
+    return {
+        "unit": f"{task}/{method}/n={n}/seed={seed}",
+        "task": task,
+        "method": method,
+        "n": n,
+        "aggregator": "random"
+        if method in ("synthetic_examples", "synthetic_instruction")
+        else None,
+        "seed": seed,
+        "accuracy": correct / len(predictions),
+        "n_items": len(predictions),
+        "n_correct": correct,
+        "student_model": "fake:student",
+        "teacher_model": "fake:teacher",
+        "predictions": predictions,
+    }
+
+
+def claim_results() -> list[dict[str, Any]]:
+    """Rows whose paper claims have known answers.
+
+    (a) at n = 16, G equals O item for item on lambada and boolq and falls far below O on
+    sms_spam (2 of 3 paper tasks without a difference: held). (b) the instruction beats
+    zero-shot on lambada and sms_spam and equals it on boolq (2 of 3: held). (c) on sms_spam
+    the G student answers "not spam" to everything (G < O from a not-spam bias: held).
+    """
+    rng = np.random.default_rng(5)
+    rows = []
+    for task in CLAIM_TASKS:
+        for seed in SEEDS:
+
+            def draw(p: float) -> list[bool]:
+                return [bool(v) for v in rng.random(CLAIM_ITEMS) < p]
+
+            zero = draw(0.3)
+            original = draw(0.9)
+            instruction = zero if task == "boolq" else draw(0.8)
+            cells = {
+                ("zero_shot", 0): [_prediction(task, i, ok) for i, ok in enumerate(zero)],
+                ("synthetic_instruction", 8): [
+                    _prediction(task, i, ok) for i, ok in enumerate(instruction)
+                ],
+            }
+            for n in (8, 16):
+                cells[("original_examples", n)] = [
+                    _prediction(task, i, ok) for i, ok in enumerate(original)
+                ]
+                if task == "sms_spam":
+                    generated = [
+                        _prediction(task, i, False, answer="not spam") for i in range(CLAIM_ITEMS)
+                    ]
+                else:
+                    generated = [_prediction(task, i, ok) for i, ok in enumerate(original)]
+                cells[("synthetic_examples", n)] = generated
+            for (method, n), predictions in cells.items():
+                rows.append(_claim_row(task, method, n, seed, predictions))
+    return rows
+
+
+def claim_privacy(generated_low: bool = False, originals: bool = True) -> list[dict[str, Any]]:
+    """Canary runs: generated examples at uniform ranks (or all low), originals at rank 0."""
+    rng = np.random.default_rng(9)
+    rows = []
+    methods = ("synthetic_examples", "original_examples") if originals else ("synthetic_examples",)
+    for method in methods:
+        for run in range(30):
+            if method == "original_examples":
+                rank = 0
+            else:
+                rank = int(rng.integers(0, 50 if generated_low else 1000))
+            rows.append(
+                {
+                    "unit": f"lambada/lambada-code/{method}/run={run}",
+                    "task": "lambada",
+                    "method": method,
+                    "template": "lambada-code",
+                    "kind": "code",
+                    "run": run,
+                    "rank": rank,
+                    "n_references": 999,
+                }
+            )
+    return rows
