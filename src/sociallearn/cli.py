@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -22,8 +23,12 @@ app = typer.Typer(
     add_completion=False,
 )
 # Piped output (logs, CI) is not wrapped at 80 columns: unit keys must stay on one line.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
+# Markup and emoji codes off: names, paths and labels from users and data (``[/INST]``,
+# ``sociallearn[hub]``) are printed as they are; styles are applied with Text objects instead.
+console = Console(width=None if sys.stdout.isatty() else 160, markup=False, emoji=False)
+err_console = Console(
+    stderr=True, width=None if sys.stderr.isatty() else 400, markup=False, emoji=False
+)
 
 DEFAULT_CONFIG = Path(__file__).parent / "presets" / "sms_spam.yaml"
 
@@ -77,6 +82,10 @@ MemoryOpt = Annotated[
     float | None, typer.Option("--memory", help="Ray: memory reserved per worker, in GiB")
 ]
 NumGpusOpt = Annotated[float | None, typer.Option("--num-gpus", help="Ray: GPUs per worker")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="use --out even if it holds files that are not a run's"),
+]
 AuditConfigArg = Annotated[
     Path | None, typer.Argument(help="experiment YAML (default: the paper's canary audit preset)")
 ]
@@ -121,12 +130,42 @@ def _executor(
 
     settings = ExecutorSettings(executor, workers, address, num_cpus, memory, num_gpus)
     return make_executor(
-        settings, cfg, warn=lambda m: err_console.print(f"[yellow]warning:[/] {m}", highlight=False)
+        settings,
+        cfg,
+        warn=lambda m: err_console.print(_styled("warning:", "yellow", m), highlight=False),
     )
 
 
-def _fail(error: SocialLearnError) -> None:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+def _styled(label: str, style: str, text: object) -> Any:
+    from rich.text import Text
+
+    return Text.assemble((label, style), " ", str(text))
+
+
+# Faults that end a command with one line instead of a traceback.
+_HANDLED: tuple[type[BaseException], ...] = (
+    SocialLearnError,
+    OSError,
+    sqlite3.Error,
+    KeyboardInterrupt,
+)
+
+
+def _fail(error: BaseException) -> None:
+    if isinstance(error, KeyboardInterrupt):
+        err_console.print(
+            "interrupted; finished units are saved, rerun the same command to resume",
+            highlight=False,
+        )
+        raise typer.Exit(code=130)
+    if isinstance(error, OSError) and not isinstance(error, SocialLearnError):
+        where = error.filename if error.filename is not None else "file system"
+        text = f"{where}: {error.strerror or error}"
+    elif isinstance(error, sqlite3.Error):
+        text = f"SQLite database error ({error}); the stores keep every finished unit"
+    else:
+        text = str(error)
+    err_console.print(_styled("error:", "bold red", text), highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -155,6 +194,7 @@ def run(
     num_cpus: NumCpusOpt = None,
     memory: MemoryOpt = None,
     num_gpus: NumGpusOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Run an experiment grid (teach, evaluate, store); resumes a run of the same config."""
     try:
@@ -186,6 +226,10 @@ def run(
         from sociallearn.cli_progress import RichReporter
         from sociallearn.experiment.runner import run_experiment
 
+        if force:
+            from sociallearn.experiment.store import adopt
+
+            adopt(cfg.run_dir)
         console.print(f"run directory: {cfg.run_dir}; executor: {runner.label}")
         with RichReporter(console) as reporter:
             summary = run_experiment(cfg, reporter, executor=runner)
@@ -196,7 +240,7 @@ def run(
             f"{summary.seconds:.0f}s; results in {cfg.run_dir}"
         )
         console.print(summary.throughput())
-    except SocialLearnError as error:
+    except _HANDLED as error:
         _fail(error)
 
 
@@ -247,7 +291,7 @@ def report(
             raise UserError(f"--test {test}: expected 'paired' or 'pooled'")
         kind: Literal["paired", "pooled"] = "pooled" if test == "pooled" else "paired"
         _write_report(run_dir, permutations, compare_paper, kind)
-    except SocialLearnError as error:
+    except _HANDLED as error:
         _fail(error)
 
 
@@ -284,6 +328,7 @@ def audit(
     num_cpus: NumCpusOpt = None,
     memory: MemoryOpt = None,
     num_gpus: NumGpusOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Plant canaries in the teachers' silos, teach, and measure what the student memorised."""
     try:
@@ -300,9 +345,26 @@ def audit(
         cfg = load_config(config or Path(__file__).parent / "presets" / "audit.yaml", overrides)
         cfg = _model_options(cfg, model_option)
         runner = _executor(cfg, executor, workers, address, num_cpus, memory, num_gpus)
+        if force:
+            from sociallearn.experiment.store import adopt
+
+            adopt(cfg.run_dir)
         run_audit(cfg, console, parse_shard(shard) if shard else (1, 1), executor=runner)
         _write_report(cfg.run_dir)
-    except SocialLearnError as error:
+    except _HANDLED as error:
+        _fail(error)
+
+
+@app.command()
+def recover(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+    """Rebuild a run directory's results.sqlite from its exports (the old file is kept)."""
+    try:
+        from sociallearn.experiment.store import rebuild_from_exports
+
+        count, kept = rebuild_from_exports(run_dir)
+        old = f"; the old store is kept as {kept}" if kept else ""
+        console.print(f"rebuilt {run_dir / 'results.sqlite'} with {count} units{old}")
+    except _HANDLED as error:
         _fail(error)
 
 
@@ -327,7 +389,7 @@ def export(
 
         for path in export_run(run_dir, fmt, unit=unit, out_dir=out, data_dir=data_dir):
             console.print(str(path), highlight=False, soft_wrap=True)
-    except SocialLearnError as error:
+    except _HANDLED as error:
         _fail(error)
 
 
@@ -347,7 +409,7 @@ def tasks() -> None:
                 info.name, info.format, ", ".join(info.labels) or "-", info.parser, info.source
             )
         console.print(table)
-    except SocialLearnError as error:
+    except _HANDLED as error:
         _fail(error)
 
 

@@ -108,10 +108,11 @@ def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
     (run_dir / "run.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
-def open_store(config: ExperimentConfig) -> ResultsStore:
+def open_store(config: ExperimentConfig, *, shared: bool = False) -> ResultsStore:
+    """The run directory's store, locked for this writer (``shared``: audit shards)."""
     store = ResultsStore(config.run_dir)
     try:
-        store.claim(config.fingerprint(), config.to_yaml())
+        store.claim(config.fingerprint(), config.to_yaml(), shared=shared)
     except Exception:
         store.close()
         raise

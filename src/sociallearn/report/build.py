@@ -24,7 +24,7 @@ from sociallearn.report.privacy import (
     leakage_table,
     privacy_table,
 )
-from sociallearn.report.tables import Table, table_to_html, table_to_markdown
+from sociallearn.report.tables import Table, md_text, table_to_html, table_to_markdown
 
 FILES_DIR = "report_files"
 
@@ -228,20 +228,23 @@ def _markdown(
     facts: list[tuple[str, str]], sections: list[Section], config: str | None, note: str = ""
 ) -> str:
     lines = ["# sociallearn report", ""]
-    lines += [f"- **{name}:** {value}" for name, value in facts]
+    lines += [f"- **{md_text(name)}:** {md_text(value)}" for name, value in facts]
     if note:
-        lines += ["", note]
+        lines += ["", md_text(note)]
     for section in sections:
-        lines += ["", f"## {section.title}", ""]
+        lines += ["", f"## {md_text(section.title)}", ""]
         if section.intro:
-            lines += [section.intro, ""]
+            lines += [md_text(section.intro), ""]
         for block in section.blocks:
             if isinstance(block, Table):
                 lines += [table_to_markdown(block), ""]
             else:
-                lines += [f"![{block.caption}]({FILES_DIR}/{block.name}.png)", ""]
+                caption = md_text(block.caption).replace("[", "\\[").replace("]", "\\]")
+                lines += [f"![{caption}]({FILES_DIR}/{block.name}.png)", ""]
     if config:
-        lines += ["", "## Configuration", "", "```yaml", config.rstrip(), "```"]
+        # A fence longer than any backtick run inside the config, which could close it early.
+        fence = "`" * max(3, max((len(r) for r in re.findall("`+", config)), default=0) + 1)
+        lines += ["", "## Configuration", "", fence + "yaml", config.rstrip(), fence]
     return "\n".join(lines).rstrip() + "\n"
 
 
