@@ -79,7 +79,11 @@ def color_for(method: str, aggregator: str | None, fallback_index: int) -> str:
 
 
 def _significant(point: Point | None, level: float) -> bool:
-    return point is not None and point.p_value is not None and point.p_value < level
+    """Starred as in the tables: on the Holm-corrected p where there is one."""
+    if point is None:
+        return False
+    p_value = point.p_holm if point.p_holm is not None else point.p_value
+    return p_value is not None and p_value < level
 
 
 def _star(ax: Any, x: float, y: float, *, lift: float, fontsize: int, **style: Any) -> None:
@@ -196,7 +200,7 @@ def accuracy_vs_n(curves: TaskCurves, level: float) -> bytes:
         ax.set_ylabel("Accuracy (%)")
         ax.set_title(f"{curves.task}: accuracy vs n (mean ± SEM over seeds)")
         if any_star:
-            handles.append(_star_handle(f"p < {level:g} vs original, same n"))
+            handles.append(_star_handle(f"p Holm < {level:g} vs original, same n"))
         _legend(fig, handles, ncol=2)
         return _png(fig)
 
@@ -286,7 +290,7 @@ def methods_bars(groups: Sequence[BarGroup], level: float) -> bytes:
     with _figure(5.4) as fig:
         ax = fig.add_subplot()
         handles = _bars(
-            ax, [(g.task, g.bars) for g in groups], level, f"p < {level:g} vs zero-shot"
+            ax, [(g.task, g.bars) for g in groups], level, f"p Holm < {level:g} vs zero-shot"
         )
         ax.set_title("Accuracy by method and task (mean ± SEM over seeds)")
         _legend(fig, handles, ncol=2)
@@ -302,7 +306,7 @@ def aggregator_bars(task: str, random: Series, voting: Series, level: float) -> 
     ]
     with _figure(4.2) as fig:
         ax = fig.add_subplot()
-        handles = _bars(ax, groups, level, f"p < {level:g}, voting vs random")
+        handles = _bars(ax, groups, level, f"p Holm < {level:g}, voting vs random")
         ax.set_xlabel("Number of examples in the student's prompt")
         ax.set_title(f"{task}: random vs voting aggregator")
         _legend(fig, handles, ncol=3)
@@ -397,5 +401,5 @@ def rank_histograms(
                     label="paper: mean rank, generated (PaLM 2-S)",
                 )
             )
-        _legend(fig, handles, ncol=3)
+        _legend(fig, handles, ncol=2 if paper_mean_ranks else 3)
         return _png(fig)
