@@ -26,7 +26,8 @@ thead th { background: #eef2f6; text-align: center; }
 tbody th { text-align: left; font-weight: 600; background: #fafbfc; }
 tbody tr:nth-child(even) td { background: #fbfcfd; }
 td.sig { font-weight: 700; color: #9a3412; }
-td.text { text-align: left; }
+td.text { text-align: left; white-space: normal; min-width: 7em; }
+tbody th { white-space: normal; min-width: 9em; }  /* sentences (Findings) wrap, numbers do not */
 tr.minor th, tr.minor td { font-size: 13px; color: #666; font-weight: 400; }
 figure { margin: 18px 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e5e7eb; border-radius: 4px; }
