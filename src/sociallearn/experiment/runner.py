@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sociallearn.errors import ConfigError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.executors import Executor, Job, JobResult
 from sociallearn.experiment.executors.local import LocalExecutor
@@ -128,6 +129,59 @@ def preflight(config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKe
 
     for key in units:
         build_classroom(config, bench, key)
+    check_silos_and_context(config, bench, units)
+
+
+def check_silos_and_context(
+    config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKey]
+) -> None:
+    """Refuse what would otherwise be changed silently or fail midway.
+
+    A teacher whose silo is not larger than ``heldout`` would hold out fewer examples than the
+    config records; ``n`` examples that do not fit the student's context would fail after hours.
+    """
+    from sociallearn.teaching.silos import split_silos
+
+    seen: set[tuple[str, int]] = set()
+    for key in units:
+        if config.heldout and (key.task, key.seed) not in seen:
+            seen.add((key.task, key.seed))
+            task = bench.task(key.task)
+            # The unit's own split (as build_classroom deals it), seen from outside the boundary.
+            silos = split_silos(
+                bench.data(key.task).pool,
+                config.teachers,
+                UnitKey(key.task, "silos", 0, None, key.seed).derived_seed(),
+                strategy=config.silo_split,
+                alpha=config.dirichlet_alpha,
+                silo_size=config.silo_size,
+                label_of=(lambda e, t=task: t.gold(e) or "") if task.labels else None,
+            )
+            smallest = min(len(s) for s in silos)
+            if smallest <= config.heldout:
+                raise ConfigError(
+                    f"heldout: {config.heldout} examples per teacher, but the smallest silo of "
+                    f"{key.task} has {smallest} ({config.teachers} teachers); lower heldout or "
+                    "teachers (a smaller held-out part would be used than recorded)"
+                )
+    model = bench.student_model()
+    inner = getattr(model, "model", model)  # a CachedModel's model
+    n_ctx, count = getattr(inner, "n_ctx", None), getattr(inner, "count_tokens", None)
+    if not isinstance(n_ctx, int) or count is None:
+        return  # a server's context is not known here; it refuses long prompts itself
+    for task_name, n in sorted({(k.task, k.n) for k in units if k.n > 0}):
+        task, data = bench.task(task_name), bench.data(task_name)
+        shots = [task.render(e) for e in data.pool[:n]]
+        if not shots:
+            continue
+        # The student's prompt holds n examples like these: its size from the pool's own.
+        tokens = int(count(task.separator.join(shots)) * n / len(shots))
+        if tokens > n_ctx:
+            raise ConfigError(
+                f"n: {n} examples of {task_name} make a prompt of about {tokens} tokens, more "
+                f"than the student model's context of {n_ctx} (model option n_ctx); lower n or "
+                "raise n_ctx"
+            )
 
 
 def run_experiment(
