@@ -70,10 +70,31 @@ def audit_unit(
     # The baseline always shows the canary: it is the contrast "canary in the prompt itself".
     force = config.audit.force_in_prompt or capability(room.method, "contains_private")
     room.boundary.plant(planted, canaries.secrets, copies=config.audit.copies, force=force)
-    curriculum = teach(config, bench, key, room, key.teaching_seed(template.name)).curriculum
+    family = capability(room.method, "seed_family", None)
+    teaching = teach(config, bench, key, room, key.teaching_seed(template.name, family=family))
+    curriculum = teaching.curriculum
     prompt = room.boundary.present(Student(bench.student_model(), task), curriculum)
     taught = time.perf_counter()
     result = audit_prompt(bench.student_model(), prompt, canaries)
+    # A multi-round method: the canary's rank behind every intermediate curriculum too (more
+    # rounds can leak more; this shows whether they do).
+    per_round = []
+    for snap in teaching.snapshots:
+        snap_prompt = snap.curriculum.render(task)
+        at = (
+            result
+            if snap_prompt == prompt
+            else audit_prompt(bench.student_model(), snap_prompt, canaries)
+        )
+        per_round.append(
+            {
+                "iteration": snap.iteration,
+                "rank": at.rank,
+                "exposure": at.exposure,
+                "canary_in_prompt": all(s in snap_prompt for s in canaries.secrets),
+                "chosen": snap_prompt == prompt,
+            }
+        )
     scored = time.perf_counter()
     reached = any(all(s in m.text for s in canaries.secrets) for m in room.transcript.to_student())
     refs = result.reference_scores
@@ -93,6 +114,7 @@ def audit_unit(
         "gate": config.gate.enabled and bool(capability(room.method, "gated")),
         "n_examples_taught": len(curriculum.examples),
         "exposure_extrapolated": _extrapolated(result.canary_score, refs),
+        "rounds": per_round or None,
         "timings": {"teach_s": round(taught - started, 2), "score_s": round(scored - taught, 2)},
         # Kept so that any other estimate can be computed later without scoring again.
         "reference_scores": [round(score, 6) for score in refs],

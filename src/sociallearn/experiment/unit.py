@@ -198,7 +198,8 @@ def run_unit(
     """Teach, then evaluate the student on the (limited) test set."""
     started = time.perf_counter()
     room = build_classroom(config, bench, key)
-    taught = teach(config, bench, key, room, key.teaching_seed())
+    family = capability(room.method, "seed_family", None)
+    taught = teach(config, bench, key, room, key.teaching_seed(family=family))
     curriculum = taught.curriculum
     student = Student(bench.student_model(), room.task, calibrate=config.calibrate)
     prompt = room.boundary.present(student, curriculum)

@@ -33,10 +33,13 @@ class UnitKey:
         """A seed from the key (and a salt), independent of execution order."""
         return text_seed(str(self), *salt)
 
-    def teaching_seed(self, *salt: str) -> int:
+    def teaching_seed(self, *salt: str, family: str | None = None) -> int:
         """The seed of teaching: the key without its aggregator, so units that differ only in
-        the aggregator are a paired comparison (same silos, prompts and sampled candidates)."""
-        return UnitKey(self.task, self.method, self.n, None, self.seed).derived_seed("teach", *salt)
+        the aggregator are a paired comparison (same silos, prompts and sampled candidates).
+        ``family`` replaces the method's label (a method's ``seed_family``), so variants of a
+        method are paired with it too."""
+        method = family or self.method
+        return UnitKey(self.task, method, self.n, None, self.seed).derived_seed("teach", *salt)
 
 
 def method_specs(config: ExperimentConfig) -> dict[str, ComponentSpec]:

@@ -24,6 +24,7 @@ from sociallearn.report.privacy import (
     leakage_table,
     privacy_table,
 )
+from sociallearn.report.rounds import canary_rounds_table, rounds_figure, rounds_table
 from sociallearn.report.tables import Table, md_text, table_to_html, table_to_markdown
 
 FILES_DIR = "report_files"
@@ -120,6 +121,29 @@ def _findings_section(run: RunData, analysis: Analysis, paper: PaperResults) -> 
     return Section("findings", "Findings", intro, blocks)
 
 
+def _rounds_section(run: RunData) -> Section | None:
+    """Multi-round methods (feedback): accuracy, cost and canary exposure per round."""
+    blocks: list[Table | Figure] = []
+    table = rounds_table(run.results)
+    if table is not None:
+        blocks.append(table)
+        png = rounds_figure(run.results)
+        if png is not None:
+            blocks.append(Figure("rounds", "Accuracy per teaching round (error bars: SEM).", png))
+    canaries = canary_rounds_table(run.privacy)
+    if canaries is not None:
+        blocks.append(canaries)
+    if not blocks:
+        return None
+    return Section(
+        "rounds",
+        "Teaching rounds",
+        "Methods that teach in several rounds: the student's test accuracy after each round, the "
+        "teachers' held-out accuracy that steers them, and what each round cost and leaked.",
+        blocks,
+    )
+
+
 def _sections(run: RunData, analysis: Analysis) -> list[Section]:
     sections: list[Section] = []
     paper = analysis.paper
@@ -169,6 +193,9 @@ def _sections(run: RunData, analysis: Analysis) -> list[Section]:
             )
         if section.blocks:
             sections.append(section)
+    rounds = _rounds_section(run)
+    if rounds is not None:
+        sections.append(rounds)
     leak_table = leakage_table(run.results)
     if leak_table is not None:
         blocks: list[Table | Figure] = [leak_table]

@@ -50,6 +50,10 @@ class Method(Component):
     # Extra row fields the method reports: "leakage" (generation statistics), "rounds"
     # (per-round test accuracy of intermediate curricula).
     metrics: ClassVar[tuple[str, ...]] = ()
+    # Units of this method draw their teaching seed as if they were units of this method (None:
+    # its own label), so a variant is a paired comparison with the method it extends (feedback's
+    # round 0 is exactly the synthetic-examples curriculum of the same seed).
+    seed_family: ClassVar[str | None] = None
 
     def check(self, task: Task, n_teachers: int) -> None:
         """Raise a ConfigError when the method cannot run on ``task`` with this classroom."""

@@ -43,6 +43,7 @@ class Feedback(Method):
     uses_aggregator: ClassVar[bool] = True
     gated: ClassVar[bool] = True
     metrics: ClassVar[tuple[str, ...]] = ("leakage", "rounds")
+    seed_family: ClassVar[str | None] = "synthetic_examples"
 
     rounds: int = Field(3, ge=1, description="feedback rounds after round 0")
     replace: int = Field(2, ge=1, description="examples replaced per feedback round")

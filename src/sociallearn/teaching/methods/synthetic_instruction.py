@@ -109,6 +109,7 @@ class SyntheticInstruction(Method):
     name: ClassVar[str] = "synthetic_instruction"
     n_free: ClassVar[bool] = True
     gated: ClassVar[bool] = True
+    seed_family: ClassVar[str | None] = "synthetic_instruction"
 
     teachers: int = Field(1, ge=1, description="teachers who write an instruction")
     merge: Merge = Field("concat", description="how m instructions become one")
@@ -135,6 +136,7 @@ class InstructedExamples(Method):
     uses_aggregator: ClassVar[bool] = True
     gated: ClassVar[bool] = True
     metrics: ClassVar[tuple[str, ...]] = ("leakage",)
+    seed_family: ClassVar[str | None] = "synthetic_examples"
 
     teachers: int = Field(1, ge=1, description="teachers who write an instruction")
     merge: Merge = Field("concat", description="how m instructions become one")
