@@ -183,3 +183,20 @@ def test_audit_only_directory_makes_a_report(tmp_path: Path) -> None:
     markdown = paths.markdown.read_text(encoding="utf-8")
     assert "## Canary memorisation" in markdown
     assert "fake:audit (from config.yaml)" in markdown
+
+
+def test_a_smaller_teacher_adds_the_papers_larger_student_rows() -> None:
+    rows = synthetic_results()
+    for row in rows:
+        row["teacher_model"] = "llamacpp:tiny"  # teachers on another model than the student
+    analysis = Analysis(rows, n_resamples=RESAMPLES, paper=load_paper_results())
+    table = paper_table(analysis, "sms_spam")
+    assert table is not None
+    xs = [row.cells for row in table.rows if row.cells[0] == "paper, XS teachers"]
+    # n = 16: Table 11's G for SMS spam, p against O-S; nothing under O or the voting column.
+    assert xs[-1] == ("paper, XS teachers", "", "94.6*", "0.0002", "", "", "", "")
+    assert len(xs) == 5 and "Table 11" in table.note
+    same = paper_table(
+        Analysis(synthetic_results(), n_resamples=RESAMPLES, paper=load_paper_results()), "sms_spam"
+    )
+    assert same is not None and "XS teachers" not in str(same.rows)

@@ -58,6 +58,34 @@ def _paper_og_row(
     return TableRow(tuple(cells), minor=True) if found else None
 
 
+def _other_teacher(analysis: Analysis, task: str) -> bool:
+    """Whether the task's generated examples came from a teacher model other than the student's."""
+    return any(
+        row.get("teacher_model") and row.get("teacher_model") != row.get("student_model")
+        for key in analysis.keys(task, GENERATED)
+        for row in analysis.groups[key]
+    )
+
+
+def _paper_xs_row(
+    analysis: Analysis, task: str, n: int, o_aggs: list[str | None], g_aggs: list[str | None]
+) -> TableRow | None:
+    """Table 11 (PaLM 2-XS teachers, PaLM 2-S student) under the G (random) column."""
+    paper = analysis.paper
+    if paper is None or not paper.ran(task):
+        return None
+    ref = paper.cell("table11", task, GENERATED, n, "random")
+    if ref is None:
+        return None
+    cells = ["paper, XS teachers", *[""] * len(o_aggs)]
+    for agg in g_aggs:
+        if agg in (None, "random"):
+            cells += [reference_text(ref), p_text(ref), ""]
+        else:
+            cells += ["", "", ""]
+    return TableRow(tuple(cells), minor=True)
+
+
 def paper_table(analysis: Analysis, task: str) -> Table | None:
     """The paper's layout: rows n, columns O and G per aggregator, each G with its p vs O."""
     o_aggs = analysis.aggregators(task, ORIGINAL)
@@ -65,6 +93,7 @@ def paper_table(analysis: Analysis, task: str) -> Table | None:
     if not o_aggs and not g_aggs:
         return None
     points = og_points(analysis, task)
+    other_teacher = analysis.paper is not None and _other_teacher(analysis, task)
     header: list[str] = ["n"]
     header += [_with_aggregator("O", agg, len(o_aggs) > 1) for agg in o_aggs]
     for agg in g_aggs:
@@ -86,9 +115,10 @@ def paper_table(analysis: Analysis, task: str) -> Table | None:
             point = points.get((task, GENERATED, n, agg))
             cells += [analysis.cell(point), analysis.p_cell(point), analysis.p_cell(point, True)]
         rows.append(TableRow(tuple(cells)))
-        paper_row = _paper_og_row(analysis, task, n, o_aggs, g_aggs)
-        if paper_row is not None:
-            rows.append(paper_row)
+        paper_rows = [_paper_og_row(analysis, task, n, o_aggs, g_aggs)]
+        if other_teacher:
+            paper_rows.append(_paper_xs_row(analysis, task, n, o_aggs, g_aggs))
+        rows += [row for row in paper_rows if row is not None]
     note = "n = 0 is the zero-shot student. " + analysis.test_note(
         points.values(), "G against O at the same n"
     )
@@ -97,6 +127,12 @@ def paper_table(analysis: Analysis, task: str) -> Table | None:
             " Grey 'paper' rows: the paper's PaLM 2-S values (Tables 1 and 8, voting from "
             "Table 13), * and p as printed there (pooled test, uncorrected)."
         )
+        if other_teacher:
+            note += (
+                " Our teachers ran another model than the student, so 'paper, XS teachers' rows "
+                "add Table 11: PaLM 2-XS teachers, PaLM 2-S student, p against PaLM 2-S with "
+                "originals."
+            )
     return Table(
         title=f"{task}: accuracy % (SEM over seeds), original (O) vs generated (G) examples",
         header=tuple(header),
