@@ -113,6 +113,8 @@ def test_flag_errors_name_the_flag(tmp_path: Path) -> None:
         _cli("run", "--out", str(tmp_path / "r"), "-O", "timeout=abc", "--model", "openai:m")
     )
     assert "option timeout: expected a number" in line
+    line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "-O", "n_ctx=abc"))
+    assert "n_ctx='abc'" in line and "wrong type" in line
 
 
 def test_recover_rebuilds_an_emptied_store(tmp_path: Path) -> None:

@@ -73,6 +73,12 @@ def create_model(spec: str = DEFAULT_MODEL, **options: Any) -> LanguageModel:
     except TypeError as err:
         match = re.search(r"unexpected keyword argument '(\w+)'", str(err))
         if not match:
+            if options:
+                # A value of the wrong type (-O n_ctx=abc) reached the backend's constructor.
+                given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+                raise UserError(
+                    f"model {spec!r}: a model option has a value of the wrong type ({given}): {err}"
+                ) from None
             raise
         raise UserError(
             f"model option {match.group(1)!r} is not an option of model provider {provider!r} "
