@@ -200,3 +200,23 @@ def test_a_smaller_teacher_adds_the_papers_larger_student_rows() -> None:
         Analysis(synthetic_results(), n_resamples=RESAMPLES, paper=load_paper_results()), "sms_spam"
     )
     assert same is not None and "XS teachers" not in str(same.rows)
+
+
+def test_tasks_where_examples_do_not_help_are_left_out_of_claim_a() -> None:
+    def floor(rows: list[dict[str, Any]], tasks: set[str]) -> list[dict[str, Any]]:
+        for row in rows:
+            if row["task"] in tasks:
+                row["predictions"] = [{**p, "correct": False} for p in row["predictions"]]
+                row["accuracy"], row["n_correct"] = 0.0, 0
+        return rows
+
+    finding = _findings(floor(claim_results(), {"lambada"}), [])["by_id"]["a"]
+    assert finding.evidence == (
+        "no significant difference on 1 of 2 tasks at n = 16 "
+        "(1 left out: original examples do not beat zero-shot)"
+    )
+    assert finding.verdict == "not held"  # boolq equal, sms_spam below: not a majority
+    lambada = next(row.cells for row in finding.table.rows if row.cells[0] == "lambada")
+    assert lambada[7] == "–" and lambada[-1].startswith("uninformative")
+    everything = floor(claim_results(), {"lambada", "boolq", "sms_spam", "my_task"})
+    assert _findings(everything, [])["by_id"]["a"].verdict == "not tested"

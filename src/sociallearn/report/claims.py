@@ -54,8 +54,14 @@ def check_og_16(ctx: ClaimContext, claim: PaperClaim) -> Finding:
             "–",
             None,
         )
+    # Equal accuracy says nothing where the student learns nothing from original examples
+    # (both at the floor, say): such tasks are shown but left out of the count and the family.
+    informative = [
+        _examples_help(ctx, task, pair[0]) for task, pair in zip(tasks, pairs, strict=True)
+    ]
+    family = iter(ctx.tested([p for p, ok in zip(pairs, informative, strict=True) if ok]))
     rows, same = [], 0
-    for task, pair, (comparison, p_holm) in zip(tasks, pairs, ctx.tested(pairs), strict=True):
+    for task, pair, ok in zip(tasks, pairs, informative, strict=True):
         o_ref = ctx.paper.cell("table8", task, ORIGINAL, CLAIM_N)
         g_ref = ctx.paper.cell("table8", task, GENERATED, CLAIM_N, "random")
         paper = (
@@ -63,13 +69,18 @@ def check_og_16(ctx: ClaimContext, claim: PaperClaim) -> Finding:
             if o_ref and g_ref
             else "–"
         )
-        differs = p_holm < ctx.level
-        same += not differs
-        reading = (
-            ("G < O" if comparison.diff < 0 else "G > O")
-            if differs
-            else "no significant difference"
-        )
+        if ok:
+            comparison, p_holm = next(family)
+            differs = p_holm < ctx.level
+            same += not differs
+            reading = (
+                ("G < O" if comparison.diff < 0 else "G > O")
+                if differs
+                else "no significant difference"
+            )
+        else:
+            comparison, p_holm = ctx.analysis.compare(*pair, ci=True), math.nan
+            reading = "uninformative: O no better than zero-shot"
         rows.append(
             TableRow(
                 (
@@ -86,8 +97,19 @@ def check_og_16(ctx: ClaimContext, claim: PaperClaim) -> Finding:
                 )
             )
         )
-    verdict: Verdict = "held" if majority(same, len(tasks)) else "not held"
-    evidence = f"no significant difference on {same} of {len(tasks)} tasks at n = {CLAIM_N}"
+    n_informative = sum(informative)
+    verdict: Verdict = (
+        "not tested"
+        if n_informative == 0
+        else "held"
+        if majority(same, n_informative)
+        else "not held"
+    )
+    evidence = f"no significant difference on {same} of {n_informative} tasks at n = {CLAIM_N}"
+    if n_informative < len(tasks):
+        evidence += (
+            f" ({len(tasks) - n_informative} left out: original examples do not beat zero-shot)"
+        )
     table = Table(
         title=f"(a) {claim.title} — {verdict}",
         header=(
@@ -105,13 +127,25 @@ def check_og_16(ctx: ClaimContext, claim: PaperClaim) -> Finding:
         rows=tuple(rows),
         note=ctx.note(
             f"Held when the corrected p is ≥ {ctx.level:g} (no significant difference) on "
-            f"more than half of the tasks tested. G uses the random aggregator, as in the "
-            f"paper. Not significant is not the same as equal: read the CI's width."
+            f"more than half of the tasks tested. A task counts only where 16 original "
+            f"examples beat zero-shot (paired test, p < {ctx.level:g}; without zero-shot, "
+            f"where O is above 0%): otherwise G = O says nothing, and p Holm is left out. G uses "
+            f"the random aggregator, as in the paper. Not significant is not the same as equal: "
+            f"read the CI's width."
         ),
     )
     return Finding(
         claim, verdict, evidence, models_text(ctx.rows_of(k for p in pairs for k in p)), table
     )
+
+
+def _examples_help(ctx: ClaimContext, task: str, original: GroupKey) -> bool:
+    """Whether original examples lift the student above zero-shot on this task."""
+    zero = ctx.analysis.first(task, ZERO_SHOT)
+    if zero is None:
+        return ctx.analysis.summaries[original].mean > 0
+    comparison = ctx.analysis.compare(zero, original)
+    return comparison.diff > 0 and comparison.p_value < ctx.level
 
 
 def _instruction_key(ctx: ClaimContext, task: str) -> GroupKey | None:
