@@ -15,18 +15,31 @@ from sociallearn.experiment.workbench import Workbench
 
 
 def estimate_calls(config: ExperimentConfig, key: UnitKey, n_items: int, n_labels: int) -> int:
-    """Upper-bound-ish count of model requests (generations + scored continuations) of a unit."""
+    """Upper-bound-ish count of model requests (generations + scored continuations) of a unit:
+    evaluation, plus what the unit's method declares for teaching."""
+    from sociallearn.experiment.units import build_aggregator, build_method
+    from sociallearn.teaching.components import capability
+    from sociallearn.teaching.methods.base import CallBudget
+
     syn = config.synthesis
     evaluation = n_items * (n_labels if config.answer_mode == "score" and n_labels else 1)
-    teaching = 0
-    if key.method == "synthetic_examples":
-        asked = syn.teachers_per_round or config.teachers
-        teaching = key.n * asked * syn.samples
-        if key.aggregator == "voting":
-            teaching += key.n * config.teachers * asked * syn.top_k
-    elif key.method == "synthetic_instruction":
-        teaching = 1
-    return evaluation + teaching
+    method = build_method(config, key.method)
+    teaching_calls = getattr(method, "teaching_calls", None)
+    if teaching_calls is None:
+        return evaluation
+    votes = key.aggregator is not None and bool(
+        capability(build_aggregator(config, key.aggregator), "asks_votes")
+    )
+    budget = CallBudget(
+        n=key.n,
+        teachers=config.teachers,
+        asked_per_round=syn.teachers_per_round or config.teachers,
+        samples=syn.samples,
+        top_k=syn.top_k,
+        heldout=config.heldout,
+        votes=votes,
+    )
+    return evaluation + int(teaching_calls(budget))
 
 
 def unit_cost(config: ExperimentConfig, bench: Workbench, key: UnitKey) -> float:

@@ -41,8 +41,9 @@ class Aggregator(Protocol):
         def select(self, candidates, context, rng):
             return 0
 
-    ``requires_trusted = True`` (a class variable) declares an aggregator that only a trusted
-    aggregator may run (e.g. a differentially private vote).
+    Class variables declare capabilities: ``requires_trusted = True`` an aggregator that only a
+    trusted aggregator may run (e.g. a differentially private vote); ``asks_votes = True`` one
+    that asks every teacher to vote each round (it costs model calls).
     """
 
     name: ClassVar[str]
@@ -76,6 +77,7 @@ class VotingAggregator(Component):
     normalised); the most votes win."""
 
     name: ClassVar[str] = "voting"
+    asks_votes: ClassVar[bool] = True
 
     def select(
         self, candidates: Sequence[Candidate], context: AggregationRound, rng: random.Random

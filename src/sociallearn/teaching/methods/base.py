@@ -8,6 +8,7 @@ its module needs to know its name.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from sociallearn.registry import Registry
@@ -34,6 +35,25 @@ class TeachingMethod(Protocol):
     def plan(self, context: MethodContext) -> Plan: ...
 
 
+@dataclass(frozen=True)
+class CallBudget:
+    """What a method's request count depends on, from the config and the unit key."""
+
+    n: int
+    teachers: int
+    asked_per_round: int  # teachers asked for candidates each round
+    samples: int
+    top_k: int
+    heldout: int
+    votes: bool  # the aggregator asks every teacher to vote each round
+
+    def example_rounds(self, n: int) -> int:
+        """Requests of n rounds of "write new examples" (and votes on the candidates)."""
+        writing = n * self.asked_per_round * self.samples
+        voting = n * self.teachers * self.asked_per_round * self.top_k if self.votes else 0
+        return writing + voting
+
+
 class Method(Component):
     """Base of the built-in methods: arguments as fields, capabilities as class variables."""
 
@@ -54,6 +74,10 @@ class Method(Component):
     # its own label), so a variant is a paired comparison with the method it extends (feedback's
     # round 0 is exactly the synthetic-examples curriculum of the same seed).
     seed_family: ClassVar[str | None] = None
+
+    def teaching_calls(self, budget: CallBudget) -> int:
+        """About how many model requests teaching makes (for ``--dry-run`` and scheduling)."""
+        return 0
 
     def check(self, task: Task, n_teachers: int) -> None:
         """Raise a ConfigError when the method cannot run on ``task`` with this classroom."""

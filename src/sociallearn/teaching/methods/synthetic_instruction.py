@@ -20,7 +20,7 @@ from sociallearn.tasks.base import Task
 from sociallearn.teaching.aggregators import plurality
 from sociallearn.teaching.boundary import Answer, Ask
 from sociallearn.teaching.curriculum import Curriculum
-from sociallearn.teaching.methods.base import Method, methods
+from sociallearn.teaching.methods.base import CallBudget, Method, methods
 from sociallearn.teaching.rounds import MethodContext, Plan
 from sociallearn.teaching.teacher import WriteInstruction
 
@@ -103,6 +103,13 @@ def _concat(texts: Sequence[str], budget_words: int) -> str:
     return "\n\n".join(" ".join(t.split()[:share]) for t in texts)
 
 
+def _instruction_calls(teachers: int, merge: Merge, budget: CallBudget) -> int:
+    if teachers == 1:
+        return 1
+    extra = {"concat": 0, "summarize": 1, "vote": budget.teachers * teachers * budget.heldout}
+    return teachers + extra[merge]
+
+
 class SyntheticInstruction(Method):
     """Teacher-written instruction(s); see the module docstring for ``teachers`` and ``merge``."""
 
@@ -121,6 +128,9 @@ class SyntheticInstruction(Method):
                 f"methods: synthetic_instruction teachers={self.teachers} but the classroom "
                 f"has {n_teachers} teachers (expected 1..{n_teachers})"
             )
+
+    def teaching_calls(self, budget: CallBudget) -> int:
+        return _instruction_calls(self.teachers, self.merge, budget)
 
     def plan(self, context: MethodContext) -> Plan:
         instruction = yield from write_instruction(
@@ -144,6 +154,10 @@ class InstructedExamples(Method):
 
     def check(self, task: Task, n_teachers: int) -> None:
         SyntheticInstruction(teachers=self.teachers).check(task, n_teachers)
+
+    def teaching_calls(self, budget: CallBudget) -> int:
+        instruction = _instruction_calls(self.teachers, self.merge, budget)
+        return instruction + budget.example_rounds(budget.n)
 
     def plan(self, context: MethodContext) -> Plan:
         from sociallearn.teaching.methods.synthetic_examples import write_examples
