@@ -70,3 +70,10 @@ def recorded_run(out: Path, **extra: Any) -> RecordedRun:
         patch.setattr(FakeModel, "score", recording_score)
         run_experiment(config(out, **extra))
     return record
+
+
+def docs_of(path: Path) -> list[dict[str, Any]]:
+    """The exported test items (one JSON object per line)."""
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

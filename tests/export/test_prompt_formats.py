@@ -14,15 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
-from export_fixtures import RecordedRun
+from export_fixtures import RecordedRun, docs_of
 
 from sociallearn.export import export_run
 from sociallearn.export.lm_eval import lm_eval_context, lm_eval_continuations
 from sociallearn.export.source import load_units
-
-
-def _docs(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def _by_suffix(paths: list[Path], suffix: str) -> list[Path]:
@@ -53,7 +49,7 @@ def test_json_export_rule_reproduces_each_student_input(generated_run: RecordedR
     json_paths = export_run(generated_run.run_dir, "json")
     for path in json_paths:
         document = json.loads(path.read_text(encoding="utf-8"))
-        docs = _docs(next(p for p in lm_paths if p.name == path.stem + ".docs.jsonl"))
+        docs = docs_of(next(p for p in lm_paths if p.name == path.stem + ".docs.jsonl"))
         assert len(docs) == document["n_items"] == 5
         for doc in docs:
             fields = {name: doc[name] for name in document["query"]["fields"]}
@@ -71,7 +67,7 @@ def test_lm_eval_export_reproduces_each_student_input(generated_run: RecordedRun
     modes = {}
     for path in yamls:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
-        docs = _docs(Path(config["dataset_kwargs"]["data_files"]["test"]))
+        docs = docs_of(Path(config["dataset_kwargs"]["data_files"]["test"]))
         assert len(docs) == 5
         for doc in docs:
             assert lm_eval_context(config, doc) in generated_run.prompts, path.name
@@ -91,7 +87,7 @@ def test_lm_eval_multiple_choice_scores_the_student_continuations(scored_run: Re
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert config["output_type"] == "multiple_choice"
         assert config["metadata"]["sociallearn_calibrated"] is True
-        docs = _docs(Path(config["dataset_kwargs"]["data_files"]["test"]))
+        docs = docs_of(Path(config["dataset_kwargs"]["data_files"]["test"]))
         for doc in docs:
             context = lm_eval_context(config, doc)
             for continuation in lm_eval_continuations(config):

@@ -24,6 +24,7 @@ def test_one_row_per_unit_with_flattened_fields(generated_run: RecordedRun) -> N
     assert len(frame) == len(rows) == 5
     assert set(frame["unit"]) == {r["unit"] for r in rows}
     assert "predictions" not in frame.columns
+    assert "leakage" not in frame.columns  # None in rows without leakage: dotted columns only
     assert "leakage.copy_rate" in frame.columns and "params.teachers" in frame.columns
     by_unit = frame.set_index("unit")
     for row in rows:

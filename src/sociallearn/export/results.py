@@ -55,7 +55,16 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
         record = _flat({k: v for k, v in row.items() if k != "predictions"})
         record["prompt"] = prompts.get(str(row.get("unit")))
         records.append(record)
-    return pd.DataFrame.from_records(records)
+    frame = pd.DataFrame.from_records(records)
+    # A field that is a mapping in some rows and None in others (``leakage``) lives in its
+    # dotted columns alone; its own column would only hold the Nones.
+    parents = [
+        column
+        for column in frame.columns
+        if frame[column].isna().all()
+        and any(str(other).startswith(f"{column}.") for other in frame.columns)
+    ]
+    return frame.drop(columns=parents)
 
 
 def load_predictions(run_dir: str | Path) -> pd.DataFrame:
