@@ -104,6 +104,24 @@ def test_out_on_a_foreign_folder_needs_force(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ also: flags, Ctrl-C
 
 
+def test_a_data_dir_without_the_tasks_data_is_said(tmp_path: Path) -> None:
+    empty = tmp_path / "datasets"
+    empty.mkdir()
+    result = _cli(
+        "run",
+        "--out",
+        str(tmp_path / "r"),
+        *FAKE,
+        "--method",
+        "zero_shot",
+        "--data-dir",
+        str(empty),
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"note: {empty} has no sms_spam data" in result.stdout
+    assert "using registry package" in result.stdout
+
+
 def test_flag_errors_name_the_flag(tmp_path: Path) -> None:
     line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--teachers", "0"))
     assert line.startswith("error: --teachers:")

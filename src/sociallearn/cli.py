@@ -231,6 +231,7 @@ def run(
 
             adopt(cfg.run_dir)
         console.print(f"run directory: {cfg.run_dir}; executor: {runner.label}")
+        _note_data_sources(cfg)
         with RichReporter(console) as reporter:
             summary = run_experiment(cfg, reporter, executor=runner)
         _print_results(summary.run_dir_rows)
@@ -242,6 +243,27 @@ def run(
         console.print(summary.throughput())
     except _HANDLED as error:
         _fail(error)
+
+
+def _note_data_sources(cfg: ExperimentConfig) -> None:
+    """Say when a data folder the user named lacks a task's data and it comes from elsewhere."""
+    if cfg.data_dir is None or cfg.data_file is not None:
+        return
+    from sociallearn.tasks import get_task
+    from sociallearn.tasks.registry import BUILTIN_DATA, resolve_source
+
+    for name in cfg.tasks:
+        spec = BUILTIN_DATA.get(get_task(name).name)
+        if spec is None:
+            continue  # a YAML task names its own data file
+        source = resolve_source(get_task(name), spec, data_dir=cfg.data_dir)
+        where = source.describe()
+        if not where.startswith("local"):
+            console.print(
+                f"note: {cfg.data_dir} has no {name} data ({spec.local_paths()}); "
+                f"using {where} instead",
+                highlight=False,
+            )
 
 
 def _print_results(rows: list[dict[str, Any]]) -> None:
@@ -349,6 +371,7 @@ def audit(
             from sociallearn.experiment.store import adopt
 
             adopt(cfg.run_dir)
+        _note_data_sources(cfg)
         run_audit(cfg, console, parse_shard(shard) if shard else (1, 1), executor=runner)
         _write_report(cfg.run_dir)
     except _HANDLED as error:
