@@ -19,8 +19,10 @@ from sociallearn.export.source import UnitPrompt
 
 _TEMPLATE = '''"""inspect_ai task exported by sociallearn.
 
-Unit {unit} of run {run_dir}: the student's learned prompt, exactly as evaluated, before each
-query. sociallearn measured accuracy {accuracy} ({answer_mode} mode{calibrated}).
+Unit: {unit}
+Run:  {run_dir}
+The student's learned prompt, exactly as evaluated, precedes each query. sociallearn measured
+accuracy {accuracy} ({answer_mode} mode{calibrated}); this file always answers by generation.
 
     inspect eval {file_name} --model <provider>/<model>
 
