@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from sociallearn.experiment.plan import unit_cost
 from sociallearn.experiment.store import ResultsStore
 from sociallearn.experiment.units import UnitKey, expand_units
 from sociallearn.experiment.workbench import Workbench
+from sociallearn.tasks.base import Example, Task
 
 
 class RunReporter(Protocol):
@@ -132,6 +133,10 @@ def preflight(config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKe
     check_silos_and_context(config, bench, units)
 
 
+def _gold_label(task: Task) -> Callable[[Example], str]:
+    return lambda example: task.gold(example) or ""
+
+
 def check_silos_and_context(
     config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKey]
 ) -> None:
@@ -155,7 +160,7 @@ def check_silos_and_context(
                 strategy=config.silo_split,
                 alpha=config.dirichlet_alpha,
                 silo_size=config.silo_size,
-                label_of=(lambda e, t=task: t.gold(e) or "") if task.labels else None,
+                label_of=_gold_label(task) if task.labels else None,
             )
             smallest = min(len(s) for s in silos)
             if smallest <= config.heldout:
