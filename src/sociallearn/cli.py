@@ -250,7 +250,8 @@ def _note_data_sources(cfg: ExperimentConfig) -> None:
     if cfg.data_dir is None or cfg.data_file is not None:
         return
     from sociallearn.tasks import get_task
-    from sociallearn.tasks.registry import BUILTIN_DATA, resolve_source
+    from sociallearn.tasks.datasets import BUILTIN_DATA
+    from sociallearn.tasks.registry import resolve_source
 
     for name in cfg.tasks:
         spec = BUILTIN_DATA.get(get_task(name).name)
