@@ -52,8 +52,16 @@ def _embedded_grid(out: Path, limit: int, seeds: int) -> ExperimentConfig:
 
 def _timed(config: ExperimentConfig, executor: Executor) -> tuple[float, int, list[str]]:
     started = time.perf_counter()
+    cpu = os.times()
     summary = run_experiment(config, executor=executor)
     seconds = time.perf_counter() - started
+    after = os.times()
+    used = sum(after[:4]) - sum(cpu[:4])  # this process and its finished children
+    units = [r["timings"]["teach_s"] + r["timings"]["eval_s"] for r in summary.run_dir_rows]
+    print(
+        f"    ({executor.label}: mean unit {sum(units) / max(len(units), 1):.1f}s inside its "
+        f"worker; CPU used {used:.0f}s in {seconds:.0f}s wall, load {os.getloadavg()[0]:.1f})"
+    )
     rows = sorted(
         json.dumps({k: v for k, v in r.items() if k != "timings"}, sort_keys=True)
         for r in summary.run_dir_rows
@@ -72,8 +80,25 @@ def part_workers(limit: int, seeds: int, root: Path) -> float:
     )
     print(f"  processes x2   : {n2} units in {two_s:6.1f}s = {n2 * 3600 / two_s:7.1f} units/h")
     print(f"  same rows      : {local_rows == two_rows}")
+    estimate = _estimate(_embedded_grid(root / "est", limit, seeds))
+    print(f"  dry-run estimate for local: {estimate:.1f}s")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return local_s / two_s
+
+
+def _estimate(config: ExperimentConfig) -> float:
+    """What ``--dry-run`` predicts for the local executor (units only, no start-up)."""
+    from sociallearn.experiment.plan import MEASURED_RATES, _shape, makespan, unit_seconds
+    from sociallearn.experiment.units import expand_units
+    from sociallearn.experiment.workbench import Workbench
+
+    bench = Workbench(config, None)
+    shape = _shape(config, bench, "sms_spam")
+    seconds = [
+        unit_seconds(config, key, shape, config.limit or 0, MEASURED_RATES["q4_1"])
+        for key in expand_units(config)
+    ]
+    return makespan(seconds, 1)
 
 
 def _fake_grid(out: Path, latency: float) -> ExperimentConfig:
@@ -135,7 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=40, help="test items per unit")
     parser.add_argument("--seeds", type=int, default=4, help="units (one per seed)")
-    parser.add_argument("--latency", type=float, default=0.01, help="fake model s per call")
+    parser.add_argument("--latency", type=float, default=0.05, help="fake model s per call")
     parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

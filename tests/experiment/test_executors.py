@@ -4,8 +4,10 @@ survive a dying worker, resume each other's runs and fail fast on an application
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,6 +218,23 @@ def test_cli_workers_zero_is_one_error_line_and_nothing_lost(tmp_path: Path) -> 
     assert bad.returncode == 2 and len(lines) == 1, bad.stderr
     assert lines[0].startswith("error: --workers: expected at least 1")
     assert (out / "results.jsonl").read_text() == before
+
+
+def test_cli_unreachable_ray_address_is_one_error_line(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'sociallearn[ray]')")
+    if Path(tempfile.gettempdir(), "ray", "ray_current_cluster").exists():
+        pytest.skip("a Ray cluster runs on this machine: --address auto would find it")
+    args = ["--model", "fake", "--limit", "2", "--method", "zero_shot", "--out", str(tmp_path)]
+    args += ["--executor", "ray", "--address", "auto"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "sociallearn.cli", "run", *args],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
+    )
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert lines[0].startswith("error: --address auto: no Ray cluster reachable")
 
 
 # --- Ray: a local cluster with 2 CPUs, started and stopped here ---------------------------------

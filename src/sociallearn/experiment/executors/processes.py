@@ -155,6 +155,7 @@ class _Pool:
         # Longest first: the last jobs to start are short, so workers finish close together.
         pending = deque(sorted(jobs, key=lambda j: -j.cost))
         finished: set[str] = set()
+        last_reap = time.monotonic()
         try:
             for _ in range(min(self.spec.workers, len(pending))):
                 self._start_worker()
@@ -164,10 +165,13 @@ class _Pool:
                         worker.job = pending.popleft()
                         worker.inbox.put(worker.job)
                         self.events.started(worker.job)
+                if time.monotonic() - last_reap >= _POLL_S:
+                    # Also while messages keep coming (progress from busy workers).
+                    self._reap(pending)
+                    last_reap = time.monotonic()
                 try:
                     kind, wid, payload = self.outbox.get(timeout=_POLL_S)
                 except queue.Empty:
-                    self._reap(pending)
                     continue
                 sender = self.workers.get(wid)
                 if sender is None:
@@ -199,7 +203,9 @@ class _Pool:
         of times."""
         for wid, worker in list(self.workers.items()):
             code = worker.process.exitcode
-            if code is None:
+            if code is None or code == 0:
+                # Alive, or returned on purpose after reporting a failure (its message is
+                # in the queue: a clean exit flushes it first).
                 continue
             del self.workers[wid]
             job = worker.job

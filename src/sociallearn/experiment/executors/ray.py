@@ -104,9 +104,10 @@ class RayExecutor:
 
     @property
     def label(self) -> str:
-        where = self.address or "local Ray"
-        n = self._used or self.workers or "auto"
-        return f"ray x{n} actors at {where} ({self.num_cpus:g} CPU each)"
+        where = self.address or "a local Ray"
+        n = self._used or self.workers
+        actors = f"x{n} actors" if n else "actors for every free CPU"
+        return f"ray {actors} at {where} ({self.num_cpus:g} CPU each)"
 
     def run(
         self,
@@ -144,9 +145,14 @@ def _import_ray() -> Any:
 
 
 def _connect(ray: Any, address: str | None) -> None:
+    import warnings
+
     kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
     try:
-        ray.init(address=address, **kwargs)
+        with warnings.catch_warnings():
+            # Ray's client warns about the failed connection too: the error below says it once.
+            warnings.simplefilter("ignore")
+            ray.init(address=address, **kwargs)
     except Exception as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UserError(
