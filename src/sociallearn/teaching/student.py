@@ -10,6 +10,7 @@ from sociallearn.errors import ConfigError
 from sociallearn.models.base import GenerationParams, LanguageModel, ScoreRequest
 from sociallearn.tasks.base import Example, Task
 from sociallearn.teaching.curriculum import Curriculum
+from sociallearn.teaching.prompting import content_free_example, label_continuation, query_prompt
 
 AnswerMode = Literal["generate", "score"]
 Progress = Callable[[int], None]
@@ -72,7 +73,7 @@ class Student:
         params = GenerationParams(
             max_tokens=self.task.answer_max_tokens, temperature=0.0, stop=self.task.stop_sequences()
         )
-        prompts = [self.prompt + self.task.render_query(ex) for ex in batch]
+        prompts = [query_prompt(self.prompt, self.task, ex) for ex in batch]
         return [c.text for c in self.model.generate(prompts, params)]
 
     def _score(self, batch: Sequence[Example]) -> list[str]:
@@ -94,8 +95,7 @@ class Student:
     def _label_requests(self, batch: Sequence[Example]) -> list[ScoreRequest]:
         return [
             ScoreRequest(
-                self.prompt + self.task.render_query(ex),
-                self.task.target_template.format(target=label),
+                query_prompt(self.prompt, self.task, ex), label_continuation(self.task, label)
             )
             for ex in batch
             for label in self.task.labels
@@ -103,7 +103,6 @@ class Student:
 
     def _label_bias(self) -> list[float]:
         if self._bias is None:
-            content_free = Example(dict.fromkeys(self.task.field_names, "N/A"), "")
-            requests = self._label_requests([content_free])
+            requests = self._label_requests([content_free_example(self.task)])
             self._bias = [s.logprob_sum for s in self.model.score(requests)]
         return self._bias
