@@ -137,6 +137,8 @@ def test_an_empty_store_never_overwrites_the_exports(tmp_path: Path) -> None:
     # Recovery: rebuild the store from the exports; the rerun then computes nothing.
     count, kept = rebuild_from_exports(run_dir)
     assert count == 4 and kept is not None and kept.exists()
+    with pytest.raises(UserError, match="nothing to recover"):
+        rebuild_from_exports(run_dir)  # a good store is never replaced
     again = run_experiment(config)
     assert again.computed == 0
     assert _stable(again.run_dir_rows) == _stable(rows)

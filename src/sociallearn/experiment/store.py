@@ -359,6 +359,20 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _healthy(run_dir: Path) -> bool:
+    try:
+        store = ResultsStore(run_dir, check=False)
+    except UserError:
+        return False
+    try:
+        store.check_exports()
+    except UserError:
+        return False
+    finally:
+        store.close()
+    return True
+
+
 def rebuild_from_exports(run_dir: Path) -> tuple[int, Path | None]:
     """Rebuild ``results.sqlite`` from the exports; returns (units stored, old store kept as).
 
@@ -389,6 +403,11 @@ def rebuild_from_exports(run_dir: Path) -> tuple[int, Path | None]:
     try:
         kept: Path | None = None
         old = run_dir / STORE_FILE
+        if old.exists() and _healthy(run_dir):
+            # Replacing a good store would lose units committed but not yet exported.
+            raise UserError(
+                f"{old}: readable and holds every unit the exports list; nothing to recover"
+            )
         if old.exists():
             kept = run_dir / f"{STORE_FILE}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
             old.replace(kept)
