@@ -191,7 +191,7 @@ def test_bad_input_raises_data_errors_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"results\.jsonl"):
         build_report(tmp_path)
     (tmp_path / "results.jsonl").write_text('{"task": "a", "method": "m", "accuracy": 1}\n{oops\n')
-    with pytest.raises(DataError, match=r"results\.jsonl:2"):
+    with pytest.raises(DataError, match=r"results\.jsonl: line 2"):
         build_report(tmp_path)
     (tmp_path / "results.jsonl").write_text(json.dumps({"task": "a", "accuracy": 1}) + "\n")
     with pytest.raises(DataError, match="method"):

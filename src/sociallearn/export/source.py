@@ -11,13 +11,13 @@ import difflib
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import ConfigError, DataError, UserError
+from sociallearn.jsonl import read_jsonl
 from sociallearn.tasks.base import Task
 
 Row = dict[str, Any]
@@ -71,25 +71,14 @@ def _keep_prompt(prompts: dict[str, str], unit: str, message: Row) -> None:
         prompts[unit] = str(message.get("text", ""))
 
 
-def _jsonl(path: Path) -> Iterator[Row]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-
-
 def _jsonl_rows(run_dir: Path) -> tuple[list[Row], dict[str, str]]:
     by_unit: dict[str, Row] = {}
-    for row in _jsonl(run_dir / "results.jsonl"):
+    for row in read_jsonl(run_dir / "results.jsonl"):
         by_unit[str(row.get("unit"))] = row  # the last row of a unit wins, as in the report
     prompts: dict[str, str] = {}
     transcript = run_dir / "transcript.jsonl"
     if transcript.is_file():
-        for message in _jsonl(transcript):
+        for message in read_jsonl(transcript):
             _keep_prompt(prompts, str(message.get("unit")), message)
     return list(by_unit.values()), prompts
 

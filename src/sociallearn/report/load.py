@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import DataError
+from sociallearn.jsonl import read_jsonl
 
 Row = dict[str, Any]
 
@@ -24,30 +24,6 @@ class RunData:
     results: list[Row]
     privacy: list[Row]
     config_text: str | None
-
-
-def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[Row]:
-    """Rows of a JSON-lines file; blank lines are skipped.
-
-    A line that is not a JSON object, or lacks a field in ``required``, raises :class:`DataError`
-    naming the file and line.
-    """
-    rows: list[Row] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from error
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object per line")
-            missing = [name for name in required if row.get(name) is None]
-            if missing:
-                raise DataError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
-            rows.append(row)
-    return rows
 
 
 def _check_result_row(path: Path, index: int, row: Row) -> None:
