@@ -33,7 +33,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sociallearn.errors import BackendError, CapabilityError, UserError
 from sociallearn.models.base import (
@@ -44,6 +44,9 @@ from sociallearn.models.base import (
     derive_seed,
     sample_indices,
 )
+
+if TYPE_CHECKING:
+    from sociallearn.models.base import TokenDistribution
 
 T = TypeVar("T")
 
@@ -319,6 +322,14 @@ class OpenAICompatModel:
         return self._call(
             self._client.completions.create, parse, prompt=prompt, logprobs=1, **common
         )
+
+    def next_token_logprobs(
+        self, prompts: Sequence[str], top: int | None = None
+    ) -> list[TokenDistribution]:
+        """The server's top-k next-token log-probs (:mod:`sociallearn.models.openai_nexttoken`)."""
+        from sociallearn.models.openai_nexttoken import next_token_logprobs
+
+        return next_token_logprobs(self, prompts, top)
 
     # --------------------------------------------------------------------------- scoring
 
