@@ -65,6 +65,10 @@ class UnitResult(_Frozen):
     n_rounds: int = 0
     params: dict[str, Any] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
+    # Differential privacy: the event log (ε at any δ is recomputed from it), ε at the run's δ,
+    # what ε covers ("selection", "labels", "generation"), the budget and whether it stopped
+    # teaching (see sociallearn.privacy.accounting.PrivacyLedger.summary).
+    privacy: dict[str, Any] | None = None
 
     def to_row(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

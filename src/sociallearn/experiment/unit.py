@@ -82,6 +82,9 @@ def build_classroom(config: ExperimentConfig, bench: Workbench, key: UnitKey) ->
     check = getattr(method, "check", None)
     if check is not None:
         check(task, len(teachers))
+    check_models = getattr(method, "check_models", None)
+    if check_models is not None:
+        check_models(model, bench.student_model())
     boundary = Boundary(
         task,
         teachers,
@@ -262,6 +265,9 @@ def run_unit(
         leakage=leakage_summary(stats) if "leakage" in metrics else None,
         rounds=rounds,
         n_rounds=len(taught.rounds),
+        privacy=taught.ledger.summary()
+        if taught.ledger is not None and (taught.ledger.events or taught.ledger.budget)
+        else None,
         params={
             "n_gen": syn.n_gen,
             "temperature": syn.temperature,

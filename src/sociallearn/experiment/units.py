@@ -64,7 +64,12 @@ def check_components(config: ExperimentConfig) -> None:
     """Every method and aggregator exists, takes the arguments given, and fits the setting."""
     for where, specs in (("methods", config.methods), ("audit.methods", config.audit.methods)):
         for i, spec in enumerate(specs):
-            build(methods, spec, f"{where}[{i}]")
+            method = build(methods, spec, f"{where}[{i}]")
+            if capability(method, "requires_trusted") and config.aggregation != "trusted":
+                raise ConfigError(
+                    f"{where}[{i}]: {spec.label!r} needs a trusted aggregator "
+                    "(set aggregation: trusted)"
+                )
     for i, spec in enumerate(config.aggregators):
         agg = build(aggregators, spec, f"aggregators[{i}]")
         if capability(agg, "requires_trusted") and config.aggregation != "trusted":

@@ -48,9 +48,11 @@ _INSTALL_HINT = (
     "differential privacy needs the 'dp-accounting' package: pip install 'sociallearn[dp]' "
     "(or pip install 'dp-accounting>=0.4')"
 )
-# PLD discretisation (the library's default): the reported ε is pessimistic by at most about this
-# much per distinct event kind.
-_PLD_INTERVAL = 1e-4
+# PLD discretisation. Pessimistic rounding: the reported ε can only grow, by at most about this
+# much per composed release of a discrete kind (exponential mechanism). 1e-3 matched 1e-4 to
+# 1e-6 on our Gaussian and exponential logs and is about ten times faster (measured: 36 Gaussian
+# releases at σ/Δ = 0.35, 1.4 s against 18 s on this machine).
+_PLD_INTERVAL = 1e-3
 
 
 def _import_dp() -> Any:
@@ -128,6 +130,11 @@ class PrivacyEvent:
             round=int(data.get("round", 0)),
             covers=str(data.get("covers", "")),
         )
+
+
+def require_library() -> None:
+    """Fail with the install hint now (before any unit runs) when dp-accounting is missing."""
+    _import_dp()
 
 
 def check_delta(delta: float, where: str = "delta") -> float:
@@ -227,6 +234,14 @@ class Spent:
         return "pld" if self.pld <= self.rdp else "rdp"
 
 
+@dataclass(frozen=True)
+class Budget:
+    """Stop releasing when the next release would take ε at ``delta`` above ``max_epsilon``."""
+
+    max_epsilon: float
+    delta: float
+
+
 @dataclass
 class PrivacyLedger:
     """The event log of one unit (one teaching run) and its accounting.
@@ -242,6 +257,57 @@ class PrivacyLedger:
     """
 
     events: list[PrivacyEvent] = field(default_factory=list)
+    budget: Budget | None = None
+    # The δ at which the run reports ε (a DP component sets its own).
+    delta: float = 1e-5
+    # What the next release will cost (set by a mechanism that releases once per round), so
+    # the runner can stop *before* a round whose release would not fit (see after_round).
+    next_release: tuple[PrivacyEvent, ...] = ()
+    # Set when a release was refused for lack of budget.
+    exhausted: bool = False
+
+    def charge(self, events: Sequence[PrivacyEvent]) -> bool:
+        """Record ``events`` if they fit the budget (or there is none); False refuses them.
+
+        Call it *before* releasing: a refused release must not happen.
+        """
+        if self.budget is not None and not self._fits(
+            [*self.events, *events], self.budget.max_epsilon, self.budget.delta
+        ):
+            self.exhausted = True
+            return False
+        self.extend(events)
+        return True
+
+    def after_round(self, record: object) -> bool:
+        """A round hook: stop teaching when the forecast next release does not fit the budget."""
+        if self.exhausted:
+            return True
+        if self.budget is None or not self.next_release:
+            return False
+        if self._fits(
+            [*self.events, *self.next_release], self.budget.max_epsilon, self.budget.delta
+        ):
+            return False
+        self.exhausted = True
+        return True
+
+    def summary(self, delta: float | None = None) -> dict[str, Any]:
+        """The row's privacy record: the event log, and ε at δ (recomputable from the log)."""
+        d = delta if delta is not None else (self.budget.delta if self.budget else self.delta)
+        spent = self.spent(d)
+        return {
+            "events": self.to_list(),
+            "covers": list(self.covers()),
+            "releases": self.releases,
+            "delta": d,
+            "epsilon": spent.epsilon,
+            "epsilon_rdp": spent.rdp,
+            "epsilon_pld": spent.pld,
+            "accountant": spent.accountant,
+            "max_epsilon": self.budget.max_epsilon if self.budget else None,
+            "stopped_by_budget": self.exhausted,
+        }
 
     def record(self, event: PrivacyEvent) -> None:
         """Append a release that has happened (or is about to: record before releasing)."""
@@ -289,18 +355,22 @@ class PrivacyLedger:
         return _pld_epsilon(groups, delta) <= max_epsilon
 
     def affordable(
-        self, event: PrivacyEvent, max_epsilon: float, delta: float, limit: int = 1_000_000
+        self,
+        event: PrivacyEvent | Sequence[PrivacyEvent],
+        max_epsilon: float,
+        delta: float,
+        limit: int = 1_000_000,
     ) -> int:
-        """How many more copies of ``event`` (each with its own count) fit under ``max_epsilon``.
+        """How many more copies of ``event`` (or of a bundle of events) fit under ``max_epsilon``.
 
         A binary search over whole-log accountings (ε is monotone in the count), so a method can
         plan its releases once instead of asking before each one.
         """
         check_epsilon(max_epsilon)
+        bundle = (event,) if isinstance(event, PrivacyEvent) else tuple(event)
 
         def fits(n: int) -> bool:
-            extra = replace(event, count=event.count * n)
-            return self._fits([*self.events, extra], max_epsilon, delta)
+            return self._fits([*self.events, *(bundle * n)], max_epsilon, delta)
 
         if not fits(1):
             return 0

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from sociallearn.privacy.accounting import PrivacyLedger
 from sociallearn.registry import Registry
 from sociallearn.tasks.base import Example, Task
 from sociallearn.teaching.components import Component
@@ -30,6 +31,8 @@ class AggregationRound:
     n_teachers: int
     # Each teacher's vote (an index into the candidates), asked through the boundary.
     votes: Callable[[Sequence[Candidate]], list[int]]
+    # The unit's differential-privacy event log (DP aggregators charge their releases to it).
+    ledger: PrivacyLedger | None = None
 
 
 class Aggregator(Protocol):
@@ -50,7 +53,9 @@ class Aggregator(Protocol):
 
     def select(
         self, candidates: Sequence[Candidate], context: AggregationRound, rng: random.Random
-    ) -> int: ...
+    ) -> int | None:
+        """The chosen index; None abstains (nothing is released; see ``MethodContext.choose``)."""
+        ...
 
 
 class RandomAggregator(Component):

@@ -28,8 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sociallearn.models.base import LanguageModel
+from sociallearn.models.base import GenerationParams, LanguageModel
 from sociallearn.privacy.leakage import normalize_whitespace
+from sociallearn.seeds import mix_seed
 from sociallearn.tasks.base import Example, Task
 from sociallearn.teaching.curriculum import Curriculum
 from sociallearn.teaching.filters import CandidateFilter
@@ -205,6 +206,67 @@ class Boundary:
             self.transcript.record(round_no, teacher.teacher_id, asker, "vote", str(choice))
             choices.append(choice)
         return choices
+
+    # -- differentially private teaching: teachers answer the trusted aggregator only -----
+    def _trusted_only(self, what: str) -> str:
+        if self.aggregation != "trusted":
+            raise RuntimeError(f"{what} go to a trusted aggregator only (aggregation: trusted)")
+        return AGGREGATOR
+
+    def label_votes(
+        self, round_no: int, queries: Sequence[str], shots: int, seed: int
+    ) -> list[list[int]]:
+        """Every teacher's label votes (one label index per public query), from a few-shot
+        prompt of its private examples. The aggregator must release only a noisy vote."""
+        asker = self._trusted_only("label votes")
+        listing = "\n\n".join(queries)
+        out: list[list[int]] = []
+        for i, teacher in enumerate(self.__teachers):
+            self.transcript.record(round_no, asker, teacher.teacher_id, "request", listing)
+            votes = teacher.label_votes(queries, shots, mix_seed(seed, i))
+            self.transcript.record(
+                round_no, teacher.teacher_id, asker, "vote", " ".join(map(str, votes))
+            )
+            out.append(votes)
+        return out
+
+    def next_token_distributions(
+        self,
+        round_no: int,
+        partial: str,
+        candidates: Sequence[str],
+        label: str | None,
+        shots: int,
+        seed: int,
+    ) -> list[dict[str, float]]:
+        """Every teacher's probabilities of the candidate tokens after its private few-shot
+        prompt and the public ``partial`` example. The aggregator must release only a noisy
+        choice."""
+        asker = self._trusted_only("next-token distributions")
+        out: list[dict[str, float]] = []
+        for i, teacher in enumerate(self.__teachers):
+            self.transcript.record(round_no, asker, teacher.teacher_id, "request", partial)
+            dist = teacher.next_token_distribution(partial, candidates, label, shots, seed + i)
+            top = sorted(dist.items(), key=lambda kv: -kv[1])[:3]
+            summary = ", ".join(f"{t!r} {p:.3f}" for t, p in top)
+            self.transcript.record(round_no, teacher.teacher_id, asker, "report", summary)
+            out.append(dist)
+        return out
+
+    def public_texts(
+        self, round_no: int, prompts: Sequence[str], params: GenerationParams
+    ) -> list[str]:
+        """The aggregator's model continues public prompts (no private data in them)."""
+        completions = self.aggregator_model.generate(list(prompts), params)
+        return [c.text for c in completions]
+
+    def public_next_tokens(self, round_no: int, prompt: str, top: int) -> list[str]:
+        """The ``top`` likeliest next tokens of a public prompt on the aggregator's model."""
+        from sociallearn.models.base import next_token_model
+
+        model = next_token_model(self.aggregator_model, "public candidate tokens")
+        [dist] = model.next_token_logprobs([prompt], top=top)
+        return list(dict.fromkeys(dist.tokens))
 
     def summarize(self, round_no: int, prompt: str, seed: int) -> str:
         """The aggregator's model writes one text from ``prompt`` (e.g. merging instructions).

@@ -14,6 +14,8 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sociallearn.models.base import GenerationParams
+from sociallearn.privacy.accounting import PrivacyLedger
 from sociallearn.tasks.base import Example, Task
 from sociallearn.teaching.aggregators import AggregationRound, Aggregator, RandomAggregator
 from sociallearn.teaching.boundary import Answer, Ask, Boundary
@@ -81,6 +83,9 @@ class MethodContext:
     _released: int = 0
     _metrics: dict[str, float] = field(default_factory=dict)
     snapshots: list[Snapshot] = field(default_factory=list)
+    # Differential-privacy releases of this unit (DP aggregators and methods charge it); with a
+    # budget it is also a round hook that stops teaching before a release that would not fit.
+    ledger: PrivacyLedger = field(default_factory=PrivacyLedger)
 
     @property
     def n_teachers(self) -> int:
@@ -94,14 +99,29 @@ class MethodContext:
         self, candidates: Sequence[Candidate], chosen: Sequence[Example], rng: random.Random
     ) -> Candidate:
         """The aggregator's pick among ``candidates`` (votes are asked through the boundary)."""
+        pick = self.choose(candidates, chosen, rng)
+        if pick is None:
+            raise RuntimeError(
+                f"aggregator {self.aggregator.name!r} abstained, which this method does not "
+                "handle; use it without a threshold here"
+            )
+        return pick
+
+    def choose(
+        self, candidates: Sequence[Candidate], chosen: Sequence[Example], rng: random.Random
+    ) -> Candidate | None:
+        """Like :meth:`select`, but None when the aggregator abstains (confident DP voting
+        without consensus, or a spent privacy budget): nothing is released then."""
         view = AggregationRound(
             self.task,
             chosen,
             self._round,
             self.n_teachers,
             lambda cands: self.boundary.votes(self._round, cands),
+            self.ledger,
         )
-        return candidates[self.aggregator.select(candidates, view, rng)]
+        index = self.aggregator.select(candidates, view, rng)
+        return None if index is None else candidates[index]
 
     def release(self, candidates: Sequence[Candidate] = (), instruction: str | None = None) -> None:
         self._released += len(candidates) + (1 if instruction else 0)
@@ -139,12 +159,34 @@ class _BoundaryServices(Protocol):
 
     def summarize(self, round_no: int, prompt: str, seed: int) -> str: ...
 
+    # Differentially private methods (trusted aggregation only): see Boundary.
+    def label_votes(
+        self, round_no: int, queries: Sequence[str], shots: int, seed: int
+    ) -> list[list[int]]: ...
+
+    def next_token_distributions(
+        self,
+        round_no: int,
+        partial: str,
+        candidates: Sequence[str],
+        label: str | None,
+        shots: int,
+        seed: int,
+    ) -> list[dict[str, float]]: ...
+
+    def public_texts(
+        self, round_no: int, prompts: Sequence[str], params: GenerationParams
+    ) -> list[str]: ...
+
+    def public_next_tokens(self, round_no: int, prompt: str, top: int) -> list[str]: ...
+
 
 @dataclass(frozen=True)
 class TeachingResult:
     curriculum: Curriculum
     rounds: tuple[RoundRecord, ...]
     snapshots: tuple[Snapshot, ...]
+    ledger: PrivacyLedger | None = None  # the unit's differential-privacy event log
 
 
 def run_rounds(
@@ -167,7 +209,7 @@ def run_rounds(
                 ask = steps.send(answers)
             finally:
                 records.append(_record(context, current, answers, before, boundary))
-                stop = any(hook.after_round(records[-1]) for hook in hooks)
+                stop = any(hook.after_round(records[-1]) for hook in (*hooks, context.ledger))
             if stop:
                 # The round that was just asked for is not run; the plan ends with what it kept.
                 steps.close()
@@ -176,7 +218,7 @@ def run_rounds(
                 break
     except StopIteration as done:
         curriculum = done.value
-    return TeachingResult(curriculum, tuple(records), tuple(context.snapshots))
+    return TeachingResult(curriculum, tuple(records), tuple(context.snapshots), context.ledger)
 
 
 def _record(

@@ -335,6 +335,30 @@ class Teacher:
         return Lesson(self.teacher_id, "original_examples", candidates, contains_private=True)
 
     # -- voting ----------------------------------------------------------------------------
+    # -- differentially private teaching (the policies live in the DP method modules) -------
+    def label_votes(self, queries: Sequence[str], shots: int, seed: int) -> list[int]:
+        """Per public query, the index of the task label this teacher scores likeliest after
+        ``shots`` of its private examples: its votes for private labels."""
+        from sociallearn.teaching.methods.private_labels import label_votes
+
+        shown = self._prompt_examples(SynthesisSettings(n_gen=shots), random.Random(seed))
+        return label_votes(self._task, self.model, shown, queries)
+
+    def next_token_distribution(
+        self, partial: str, candidates: Sequence[str], label: str | None, shots: int, seed: int
+    ) -> dict[str, float]:
+        """This teacher's probabilities of the candidate tokens after ``shots`` of its private
+        examples (of ``label`` first) and the public partial example: for private generation."""
+        from sociallearn.teaching.methods.private_generation import (
+            next_token_distribution,
+            shots_for,
+        )
+
+        every = self._prompt_examples(SynthesisSettings(n_gen=self.silo_size), random.Random(seed))
+        shown = shots_for(self._task, every, label, shots)
+        prompt = self._task.render_many(shown) + partial
+        return next_token_distribution(self.model, prompt, candidates)
+
     def vote(self, candidates: Sequence[Candidate]) -> int:
         """Index of the candidate most likely after this teacher's held-out examples, per token."""
         evidence = self.__heldout or self.__pool[:4]

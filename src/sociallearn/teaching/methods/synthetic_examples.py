@@ -55,7 +55,9 @@ def write_examples(context: MethodContext, n: int) -> ExamplesPhase:
         unique = list({c.text: c for c in pool}.values())
         if not unique:
             continue
-        pick = context.select(unique, chosen, rng)
+        pick = context.choose(unique, chosen, rng)
+        if pick is None:  # a confident DP vote without consensus releases nothing
+            continue
         context.release([pick])
         chosen.append(pick.example)
         chosen_texts.add(pick.text)
