@@ -105,19 +105,33 @@ def test_persistent_fault_stores_nothing_and_the_rerun_equals_a_clean_run(
 
 
 @pytest.mark.parametrize(
-    ("fault", "limit"),
+    ("fault", "limit", "settings"),
     # Transport faults are retried after the client's backoff (0.5 s and up): a few suffice.
-    [("null_text", None), ("html", None), ("null_logprobs", None), ("error_500", 3), ("reset", 3)],
+    [
+        ("null_text", None, {}),
+        ("html", None, {}),
+        ("null_logprobs", None, {}),
+        ("error_500", 3, {}),
+        ("reset", 3, {}),
+        ("rate_limit", 2, {"retry_after": "0.3"}),
+        ("slow", 1, {"delay": 3.0}),
+    ],
 )
 def test_intermittent_fault_gives_a_clean_run(
-    server: FaultServer, clean_rows: dict[str, Any], tmp_path: Path, fault: str, limit: int | None
+    server: FaultServer,
+    clean_rows: dict[str, Any],
+    tmp_path: Path,
+    fault: str,
+    limit: int | None,
+    settings: dict[str, Any],
 ) -> None:
-    settings = _settings(server.url, tmp_path / "r", "score")
-    # Two requests in flight can both land on failing slots again: allow more tries.
-    settings["model_options"]["max_tries"] = 8
-    server.set_mode(fault, every=2, limit=limit)
+    config = _settings(server.url, tmp_path / "r", "score")
+    # Two requests in flight can both land on failing slots again: allow more tries; a slow
+    # answer is cut by the per-try timeout and asked again.
+    config["model_options"].update(max_tries=8, timeout=1.0)
+    server.set_mode(fault, every=2, limit=limit, **settings)
     try:
-        summary = run_experiment(ExperimentConfig.model_validate(settings))
+        summary = run_experiment(ExperimentConfig.model_validate(config))
         assert server.faults > 0
     finally:
         server.set_mode("ok")
