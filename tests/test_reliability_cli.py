@@ -152,6 +152,35 @@ def test_recover_rebuilds_an_emptied_store(tmp_path: Path) -> None:
     assert (out / "results.jsonl").read_text() == before
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks and signals")
+def test_a_second_process_on_the_same_directory_is_refused(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "models"))
+    from fault_server import FaultServer
+
+    with FaultServer(lifetime_s=120) as server:
+        server.set_mode("slow", delay=30.0)  # keeps the first run busy
+        config = _small_config(
+            tmp_path,
+            f"model: openai:m\nmodel_options: {{base_url: '{server.url}', concurrency: 1}}\n",
+        )
+        config.write_text(config.read_text().replace("model: fake\n", ""))
+        out = str(tmp_path / "r")
+        first = subprocess.Popen(
+            [sys.executable, "-m", "sociallearn.cli", "run", str(config), "--out", out],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while server.requests == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            line = _one_error_line(_cli("run", str(config), "--out", out))
+            assert "another sociallearn process is writing this run directory" in line
+        finally:
+            first.send_signal(signal.SIGINT)
+            first.wait(timeout=60)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_prints_the_resume_line(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "tests" / "models"))
