@@ -181,6 +181,31 @@ def test_a_second_process_on_the_same_directory_is_refused(tmp_path: Path) -> No
             first.wait(timeout=60)
 
 
+def test_audit_shards_started_together_share_the_directory(tmp_path: Path) -> None:
+    out = str(tmp_path / "a")
+    args = ["audit", "--model", "fake", "--task", "sms_spam", "--out", out, "--runs", "3"]
+    args += ["--references", "20"]
+    shards = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sociallearn.cli", *args, "--shard", f"{k}/2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in (1, 2)
+    ]
+    results = [shard.communicate(timeout=300) for shard in shards]
+    for shard, (_, stderr) in zip(shards, results, strict=True):
+        assert shard.returncode == 0, stderr
+        assert "Traceback" not in stderr
+    # The last shard to finish exports every unit (each export reads the whole store).
+    again = _cli(*args)
+    assert again.returncode == 0, again.stderr
+    rows = (tmp_path / "a" / "privacy.jsonl").read_text().splitlines()
+    assert len(rows) == 3 * 2 * 2  # runs x templates x methods
+    assert "12 of 12 audit runs done" in again.stdout  # nothing was lost or left to do
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_prints_the_resume_line(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "tests" / "models"))
