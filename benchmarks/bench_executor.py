@@ -10,6 +10,10 @@ Part 2 runs a grid on the fake model with simulated per-call latency on a local 
 (units measured in the 1-actor run). The fake model sleeps instead of computing, so 8 actors fit
 on 2 cores (Ray is told there are 8 logical CPUs).
 
+Run it on idle cores: on a machine busy with other jobs, Linux's autogroup scheduling gives one
+session's processes together about one share of the CPU, so two workers cannot beat one there
+(the per-unit and CPU-time lines show it).
+
 Prints the ratio (processes x2 / local, units per hour) last.
 
     python benchmarks/bench_executor.py [--limit 40] [--seeds 4] [--skip-ray]
