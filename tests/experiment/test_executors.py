@@ -293,3 +293,32 @@ def test_ray_audit_equals_the_serial_audit(tmp_path: Path, ray_cluster: Any) -> 
         tmp_path / "serial", "privacy.jsonl"
     )
     assert _transcripts(tmp_path / "ray") == _transcripts(tmp_path / "serial")
+
+
+# --- --dry-run: wall time per executor setting ---------------------------------------------------
+
+
+def test_longest_first_makespan_is_within_the_list_scheduling_bounds() -> None:
+    from sociallearn.experiment.plan import makespan
+
+    units = [9.0, 7.0, 5.0, 4.0, 4.0, 3.0, 2.0, 1.0]
+    assert makespan(units, 1) == sum(units)
+    for k in (2, 3, 4, 16):
+        lower = max(sum(units) / k, max(units))
+        assert lower <= makespan(units, k) <= sum(units) / k + max(units)
+    assert makespan(units, 16) == max(units)
+
+
+def test_dry_run_prints_a_wall_time_per_executor_setting(tmp_path: Path) -> None:
+    from sociallearn.experiment.plan import print_plan
+
+    out = tmp_path / "plan.txt"
+    cfg = _grid(tmp_path / "r", model="llamacpp:smollm2", limit=50)
+    with out.open("w") as fh:
+        print_plan(cfg, Console(file=fh, width=200))
+    text = out.read_text()
+    assert "estimated wall time" in text and "local" in text and "longest unit" in text
+    # The fake model has no measured rates: calls only, said plainly.
+    with out.open("w") as fh:
+        print_plan(_grid(tmp_path / "r"), Console(file=fh, width=200))
+    assert "wall time: not estimated" in out.read_text()
