@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sociallearn.errors import ConfigError, DataError, UserError
+from sociallearn.jsonl import read_jsonl
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -345,18 +346,8 @@ def _append_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
+    """An export's rows; a line cut short by a crash is skipped."""
+    return read_jsonl(path, lenient=True) if path.exists() else []
 
 
 def _healthy(run_dir: Path) -> bool:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sociallearn.errors import DataError
+from sociallearn.jsonl import parse_jsonl
 from sociallearn.tasks.base import Example
 
 TABLE_SUFFIXES = (".jsonl", ".csv", ".tsv")
@@ -71,20 +71,10 @@ def read_table(
 
 
 def _read_jsonl(text: str, where: str) -> Table:
-    rows: list[Row] = []
+    rows = parse_jsonl(text, where)
     columns: dict[str, None] = {}
-    # Split on "\n" only: str.splitlines() would also break on U+2028 and friends inside values.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: line {number} is not valid JSON ({err.msg})") from None
-        if not isinstance(value, dict):
-            raise DataError(f"{where}: line {number} is not a JSON object")
-        rows.append(value)
-        columns.update(dict.fromkeys(value))
+    for row in rows:
+        columns.update(dict.fromkeys(row))
     return Table(rows=tuple(rows), columns=tuple(columns), where=where)
 
 
