@@ -69,11 +69,9 @@ def test_the_teachers_distributions_steer_the_tokens(
     boundary = _boundary(spam_task, private_examples, FakeModel(preferences=["spam"]))
     method = PrivateGeneration(sigma=1e-3, max_tokens=1, public_top=50, shots=4)
     context = MethodContext(spam_task, 1, 0, boundary)
-    public = boundary.public_next_tokens(0, public_header(spam_task) + "Text: ", 50)
+    public = boundary.public_next_tokens(0, public_header(spam_task) + "Text:", 50)
     candidates = list(dict.fromkeys([*public, "\n"]))
-    dists = boundary.next_token_distributions(
-        0, "Text: ", candidates, "spam", 4, mix_seed(0, 43, 0)
-    )
+    dists = boundary.next_token_distributions(0, "Text:", candidates, "spam", 4, mix_seed(0, 43, 0))
     best = max(candidates, key=lambda c: sum(d[c] for d in dists))
     assert "spam" in best
     taught = run_rounds(method.plan, context, boundary)
@@ -187,9 +185,9 @@ def test_private_generation_unit_on_the_embedded_model(tmp_path: Path) -> None:
             {
                 "name": "private_generation",
                 "sigma": 0.5,
-                "max_tokens": 8,
+                "max_tokens": 4,
                 "public_top": 10,
-                "shots": 2,
+                "shots": 1,
             }
         ],
         n=[1],
@@ -200,6 +198,6 @@ def test_private_generation_unit_on_the_embedded_model(tmp_path: Path) -> None:
     run_experiment(config)
     [row] = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
     assert row["privacy"]["covers"] == ["generation"]
-    assert 1 <= row["privacy"]["releases"] <= 8 * 3
+    assert 1 <= row["privacy"]["releases"] <= 4 * 3
     assert row["privacy"]["epsilon"] > 0
     assert row["n_items"] == 2

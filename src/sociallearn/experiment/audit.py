@@ -69,7 +69,11 @@ def audit_unit(
     room = build_classroom(config, bench, key)
     # The baseline always shows the canary: it is the contrast "canary in the prompt itself".
     force = config.audit.force_in_prompt or capability(room.method, "contains_private")
-    room.boundary.plant(planted, canaries.secrets, copies=config.audit.copies, force=force)
+    # One silo: the canary's teacher is the unit a teacher-level ε protects (docs/dp.md).
+    silos = (0,) if config.audit.canary_silos == "one" else None
+    room.boundary.plant(
+        planted, canaries.secrets, copies=config.audit.copies, force=force, silos=silos
+    )
     family = capability(room.method, "seed_family", None)
     teaching = teach(config, bench, key, room, key.teaching_seed(template.name, family=family))
     curriculum = teaching.curriculum
@@ -115,6 +119,11 @@ def audit_unit(
         "n_examples_taught": len(curriculum.examples),
         "exposure_extrapolated": _extrapolated(result.canary_score, refs),
         "rounds": per_round or None,
+        "canary_silos": 1 if silos else room.boundary.n_teachers,
+        # Differentially private methods: the run's event log, for accounted vs empirical ε.
+        "privacy": teaching.ledger.summary()
+        if teaching.ledger is not None and teaching.ledger.events
+        else None,
         "timings": {"teach_s": round(taught - started, 2), "score_s": round(scored - taught, 2)},
         # Kept so that any other estimate can be computed later without scoring again.
         "reference_scores": [round(score, 6) for score in refs],
@@ -224,6 +233,11 @@ def run_audit(
     finally:
         store.close()
     console.print(audit_table(rows))
+    if any(r.get("privacy") for r in rows):
+        from sociallearn.privacy.empirical_dp import audit_comparison, comparison_lines
+
+        for line in comparison_lines(audit_comparison(rows)):
+            console.print(line, markup=False)
     console.print(f"privacy rows: {config.run_dir / 'privacy.jsonl'}")
     seconds = time.perf_counter() - started
     console.print(throughput_line(events.computed, seconds, executor.label, "audit runs"))

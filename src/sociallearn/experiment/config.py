@@ -94,6 +94,11 @@ class AuditConfig(_Strict):
         ]
     )
     n: int = Field(8, ge=1, description="examples taught in each audit run")
+    canary_silos: Literal["all", "one"] = Field(
+        "all",
+        description="plant each canary in every silo (the paper) or in one teacher's silo (to "
+        "compare the empirical ε bound with a teacher-level accounted ε)",
+    )
 
 
 _RESULT_NEUTRAL_OPTIONS = ("n_threads", "verbose")
@@ -234,6 +239,8 @@ class ExperimentConfig(_Strict):
                 del data[field]
         if data["aggregation"] == "student":
             del data["aggregation"]
+        if data["audit"].get("canary_silos") == "all":
+            del data["audit"]["canary_silos"]
         # A server named only by OPENAI_BASE_URL is part of what produced the results too.
         urls = sorted(
             {

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sociallearn.privacy.accounting import PrivacyLedger, check_delta
 
@@ -162,3 +163,86 @@ def compare(
     return AccountedVsEmpirical(
         accounted=unit.epsilon(bound.delta), empirical=bound, group_size=canary_silos
     )
+
+
+# ----------------------------------------------------------------- from the audit's privacy rows
+
+
+@dataclass(frozen=True)
+class AuditComparison:
+    """Accounted vs empirical ε for one (task, method, template) cell of a canary audit."""
+
+    task: str
+    method: str
+    template: str
+    canary_silos: int
+    covers: tuple[str, ...]
+    runs: int
+    accounted: float
+    empirical: EmpiricalBound
+
+    @property
+    def comparable(self) -> bool:
+        """A selection ε does not bound what the selected text carries (see docs/dp.md)."""
+        return bool(self.covers) and "selection" not in self.covers
+
+    @property
+    def consistent(self) -> bool:
+        return self.empirical.epsilon <= self.accounted
+
+
+def audit_comparison(
+    rows: Sequence[dict[str, Any]], delta: float | None = None, confidence: float = 0.95
+) -> list[AuditComparison]:
+    """Group the audit's privacy rows of DP methods by (task, method, template, silos) and put
+    the empirical lower bound beside the accounted ε (the largest over the cell's runs; the
+    group ledger of m silos when the canary was planted in m)."""
+    cells: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
+    for row in rows:
+        if not row.get("privacy"):
+            continue
+        silos = int(row.get("canary_silos") or 1)
+        key = (str(row["task"]), str(row["method"]), str(row["template"]), silos)
+        cells.setdefault(key, []).append(row)
+    out: list[AuditComparison] = []
+    for (task, method, template, silos), group in sorted(cells.items()):
+        d = delta if delta is not None else float(group[0]["privacy"]["delta"])
+        # References are stored rounded to 6 decimals: round the canary alike, so a tie stays
+        # a tie (and counts against the canary).
+        ranks = [
+            conservative_rank(round(float(r["canary_score"]), 6), r["reference_scores"])
+            for r in group
+        ]
+        n_candidates = len(group[0]["reference_scores"]) + 1
+        bound = epsilon_lower_bound(ranks, n_candidates, d, confidence=confidence)
+        accounted = 0.0
+        covers: tuple[str, ...] = ()
+        for r in group:
+            ledger = PrivacyLedger.from_list(r["privacy"]["events"])
+            unit = ledger if silos == 1 else ledger.group(silos)
+            accounted = max(accounted, unit.epsilon(d))
+            covers = tuple(dict.fromkeys([*covers, *ledger.covers()]))
+        out.append(
+            AuditComparison(task, method, template, silos, covers, len(group), accounted, bound)
+        )
+    return out
+
+
+def comparison_lines(cells: Sequence[AuditComparison]) -> list[str]:
+    """The accounted-vs-empirical table as plain lines (printed by ``sociallearn audit``)."""
+    lines = [
+        "accounted vs empirical ε (empirical: lower bound from conservative canary ranks, "
+        "Clopper–Pearson)",
+        "task | method | template | silos | covers | runs | accounted ε | empirical ε ≥ | ok",
+    ]
+    for c in cells:
+        label = ",".join(c.covers) or "-"
+        if not c.comparable:
+            ok = "n/a (selection ε does not bound the text)"
+        else:
+            ok = "yes" if c.consistent else "NO: leaks more than accounted"
+        lines.append(
+            f"{c.task} | {c.method} | {c.template} | {c.canary_silos} | {label} | {c.runs} | "
+            f"{c.accounted:.3g} at δ={c.empirical.delta:g} | {c.empirical.epsilon:.3g} | {ok}"
+        )
+    return lines

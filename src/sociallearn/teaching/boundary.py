@@ -144,11 +144,18 @@ class Boundary:
                 teacher.add_filter(candidate_filter)
 
     def plant(
-        self, example: Example, secrets: Sequence[str], copies: int = 1, force: bool = False
+        self,
+        example: Example,
+        secrets: Sequence[str],
+        copies: int = 1,
+        force: bool = False,
+        silos: Sequence[int] | None = None,
     ) -> None:
-        """Plant a canary in every silo (the privacy audit); the audit looks for its secrets."""
-        for teacher in self.__teachers:
-            teacher.plant(example, copies=copies, force=force)
+        """Plant a canary in every silo (or in the teachers ``silos`` name) for the privacy
+        audit; the audit looks for its secrets."""
+        for i, teacher in enumerate(self.__teachers):
+            if silos is None or i in silos:
+                teacher.plant(example, copies=copies, force=force)
         self.__silos.texts.add(normalize_whitespace(self.task.render(example)))
         self.__silos.planted.append(_Planted(example, tuple(secrets)))
 

@@ -126,9 +126,10 @@ class PrivateGeneration(Method):
             text = ""  # the public partial example (template text and released tokens)
             fields: dict[str, str] = {}
             for j, (literal, name) in enumerate(parts):
-                text += literal
                 if name is None:
                     break
+                # The field's tokens bring their own leading space (BPE " word" tokens).
+                text += literal.rstrip(" ")
                 nxt = parts[j + 1][0].strip()
                 end = nxt if name in task.multiline_fields and nxt else LINE_BREAK
                 value = ""
@@ -141,6 +142,8 @@ class PrivateGeneration(Method):
                         left -= 1
                     if not token.token:  # end of text
                         break
+                    if not value.strip() and token.token.strip() in ("", end.strip()):
+                        continue  # a field does not end before it has begun
                     value += token.token
                     if end in value:
                         value = value[: value.index(end)]
@@ -148,7 +151,7 @@ class PrivateGeneration(Method):
                 if ledger.exhausted:
                     break
                 fields[name] = " ".join(value.split())
-                text += value
+                text += value if value.startswith((" ", "\n")) else " " + value
             if ledger.exhausted:
                 break  # a half-written example is not released
             if not all(fields.get(f) for f in task.field_names):

@@ -101,23 +101,24 @@ def generated_inputs(
     texts = [public_header(task)] * count
     values: list[dict[str, str]] = [{} for _ in range(count)]
     for k, (literal, name) in enumerate(parts):
-        texts = [t + literal for t in texts]
+        # A prompt that ends in a space leaves BPE models without their usual " word" tokens.
+        texts = [t + (literal.rstrip(" ") if name else literal) for t in texts]
         if name is None:
             break
-        nxt = parts[k + 1][0]
-        # A one-line field ends at the line break; a multi-line one at the next literal.
-        stop = nxt.strip() if name in task.multiline_fields and nxt.strip() else "\n"
-        params = GenerationParams(
-            max_tokens=max_tokens,
-            temperature=1.0,
-            stop=(stop, task.separator),
-            seed=mix_seed(seed, k),
-        )
+        nxt = parts[k + 1][0].strip()
+        multiline = name in task.multiline_fields
+        # No stop string: small models often open with a line break, and a stop at "\n" would
+        # leave most inputs empty. The first non-empty line (or, for a multi-line field, the
+        # text before the next template literal) is the field.
+        params = GenerationParams(max_tokens=max_tokens, temperature=1.0, seed=mix_seed(seed, k))
         outs = context.boundary.public_texts(context.round_no, texts, params)
         for i, out in enumerate(outs):
-            value = " ".join(out.split()) if name not in task.multiline_fields else out.strip()
+            if multiline:
+                value = (out.split(nxt)[0] if nxt else out).strip()
+            else:
+                value = next((line.strip() for line in out.splitlines() if line.strip()), "")
             values[i][name] = value
-            texts[i] = texts[i] + value
+            texts[i] = texts[i] + " " + value
     unique: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
     for v in values:
         if all(v.get(f) for f in task.field_names):
