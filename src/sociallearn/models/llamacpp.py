@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from sociallearn.errors import UserError
 from sociallearn.models.base import (
@@ -40,6 +39,8 @@ from sociallearn.models.base import (
 )
 from sociallearn.models.embedded import EMBEDDED_ALIASES, EMBEDDED_MODEL_NAME, find_embedded_gguf
 from sociallearn.models.gguf_weights import reencoded_gguf
+from sociallearn.models.llamacpp_batch import Lanes, common_prefix
+from sociallearn.models.llamacpp_sampling import Logits, Samplers, SampleState, logprob
 
 _OPTIONS = (
     "n_ctx",
@@ -50,9 +51,11 @@ _OPTIONS = (
     "n_batch",
     "add_bos",
     "weights",
+    "batch",
 )
-
-Logits = npt.NDArray[np.float32]
+# Sequences evaluated together per llama_decode unless the model option ``batch`` says otherwise
+# (measured on a 2-core AVX-512 machine, see docs/design.md "Batched decoding").
+DEFAULT_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -72,28 +75,12 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def _logprob(row: Logits, token: int) -> float:
-    """Natural-log probability of ``token`` under the softmax of one logits row (float64 math)."""
-    x = row.astype(np.float64)
-    top = float(x.max())
-    return float(x[token] - top - np.log(np.exp(x - top).sum()))
-
-
 def _token_logprobs(rows: Sequence[Logits], tokens: Sequence[int]) -> tuple[float, ...]:
-    return tuple(_logprob(row, tok) for row, tok in zip(rows, tokens, strict=True))
+    return tuple(logprob(row, tok) for row, tok in zip(rows, tokens, strict=True))
 
 
 def _score(lps: tuple[float, ...]) -> Score:
     return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def resolve_model_path(name: str) -> tuple[Path, str]:
@@ -122,6 +109,10 @@ class LlamaCppModel:
             setting); it changes every score, so it is part of the model id.
         weights: run a copy of the file with its weights re-encoded as ``"f32"``, ``"f16"`` or
             ``"q8_0"`` (made once, see :mod:`sociallearn.models.gguf_weights`); part of the id.
+        batch: sequences evaluated together per ``llama_decode`` (samples, prompts, scored
+            continuations; see :mod:`sociallearn.models.llamacpp_batch`). ``1`` is the
+            sequential path. Each sequence gets its own ``n_ctx`` tokens of KV cache, so the
+            cache takes ``batch + 1`` times the memory of ``batch: 1``.
     """
 
     def __init__(
@@ -137,6 +128,7 @@ class LlamaCppModel:
         n_batch: int = 512,
         add_bos: bool | None = None,
         weights: str | None = None,
+        batch: int = DEFAULT_BATCH,
     ) -> None:
         import llama_cpp
 
@@ -145,15 +137,23 @@ class LlamaCppModel:
             raise UserError(f"model file not found: {model_path} (expected a .gguf file)")
         if n_ctx < 8:
             raise UserError(f"option n_ctx: expected an integer >= 8, got {n_ctx}")
+        max_batch = int(llama_cpp.llama_max_parallel_sequences()) - 1
+        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= max_batch:
+            raise UserError(
+                f"option batch: expected an integer from 1 to {max_batch}, got {batch!r}"
+            )
         if weights is not None:
             path = reencoded_gguf(path, weights)
         threads = n_threads or default_threads()
         self._lib: Any = llama_cpp
+        # With lanes the model gets its own multi-stream context (below); Llama's then only
+        # holds the model and tokenizer, so it is made as small as llama.cpp allows.
+        holder_ctx = n_ctx if batch == 1 else 256
         try:
             self._llm: Any = llama_cpp.Llama(
                 model_path=str(path),
-                n_ctx=n_ctx,
-                n_batch=min(n_batch, n_ctx),
+                n_ctx=holder_ctx,
+                n_batch=min(n_batch, holder_ctx),
                 n_threads=threads,
                 n_threads_batch=threads,
                 logits_all=False,
@@ -173,17 +173,45 @@ class LlamaCppModel:
         self._model_id = "@".join([base_id, *suffixes])
         self._seed = seed
         self.prefix_reuse = prefix_reuse
-        self._n_ctx = int(self._llm.n_ctx())
-        self._n_batch = int(self._llm.n_batch)
+        self._own_ctx: Any = None
+        if batch == 1:
+            self._ctx = self._llm.ctx
+            self._n_ctx = int(self._llm.n_ctx())
+            self._n_batch = int(self._llm.n_batch)
+        else:
+            self._own_ctx = self._ctx = self._lane_context(n_ctx, min(n_batch, n_ctx), batch)
+            self._n_ctx = int(self._lib.llama_n_ctx_seq(self._ctx))
+            self._n_batch = int(self._lib.llama_n_batch(self._ctx))
+        self._n_ubatch = int(self._lib.llama_n_ubatch(self._ctx))
         self._n_vocab = int(self._llm.n_vocab())
-        self._ctx = self._llm.ctx
         self._vocab = self._lib.llama_model_get_vocab(self._llm.model)
         self._memory = self._lib.llama_get_memory(self._ctx)
         self._batch = self._lib.llama_batch_init(self._n_batch, 0, 1)
         self._kv: list[int] = []  # tokens whose keys/values sequence 0 currently holds
-        self._grammars: dict[str, Any] = {}  # GBNF text -> parsed grammar sampler (template)
+        self._samplers = Samplers(self._lib, self._vocab, self._n_vocab)
         self._lock = threading.RLock()
         self.decoded_tokens = 0  # tokens sent through llama_decode (for tests and benchmarks)
+        self.batch = batch
+        self._lanes = Lanes(self, batch) if batch > 1 else None
+
+    def _lane_context(self, n_ctx: int, n_batch: int, lanes: int) -> Any:
+        """A context with one KV stream of ``n_ctx`` tokens for sequence 0 and for each lane."""
+        lib = self._lib
+        params = lib.llama_context_params.from_buffer_copy(self._llm.context_params)
+        params.n_ctx = n_ctx * (lanes + 1)
+        params.n_batch = n_batch
+        params.n_ubatch = min(n_batch, 512)
+        params.n_seq_max = lanes + 1
+        # Separate streams: the unified cache let sequences at equal positions see each other.
+        params.kv_unified = False
+        ctx = lib.llama_init_from_model(self._llm.model, params)
+        if not ctx:
+            self._llm.close()
+            raise UserError(
+                f"cannot create a llama.cpp context of {lanes + 1} x {n_ctx} tokens "
+                f"(option batch {lanes}, n_ctx {n_ctx}): lower batch or n_ctx"
+            )
+        return ctx
 
     @classmethod
     def from_spec(cls, name: str, **options: Any) -> LlamaCppModel:
@@ -211,12 +239,13 @@ class LlamaCppModel:
     def close(self) -> None:
         """Free llama.cpp memory now rather than at garbage collection."""
         with self._lock:
-            for template in self._grammars.values():
-                self._lib.llama_sampler_free(template)
-            self._grammars.clear()
+            self._samplers.close()
             if self._batch is not None:
                 self._lib.llama_batch_free(self._batch)
                 self._batch = None
+            if self._own_ctx is not None:
+                self._lib.llama_free(self._own_ctx)
+                self._own_ctx = None
             self._llm.close()
 
     # ----------------------------------------------------------------- tokens and KV state
@@ -257,6 +286,8 @@ class LlamaCppModel:
     def _forget(self) -> None:
         self._lib.llama_memory_clear(self._memory, True)
         self._kv = []
+        if self._lanes is not None:
+            self._lanes.reset()
 
     def _eval(
         self, tokens: Sequence[int], logits_from: int, *, exact: bool = True, fresh: bool = True
@@ -273,7 +304,7 @@ class LlamaCppModel:
             raise ValueError("logits_from must index a token")
         if not self.prefix_reuse and fresh:
             self._forget()
-        start = min(_common_prefix(self._kv, tokens), logits_from)
+        start = min(common_prefix(self._kv, tokens), logits_from)
         if exact and start == len(tokens) - 1 and start > 0:
             # llama.cpp's CPU kernels for a one-token batch round differently from the batched
             # ones (log-probs moved by ~2e-3 on SmolLM2); decoding two tokens keeps scores
@@ -363,7 +394,7 @@ class LlamaCppModel:
             if not prev_rows:
                 # The row before the first continuation token is the same for the whole group.
                 prev_rows = self._eval(context, logits_from=n - 1)
-            shared = min(_common_prefix(prev, cont), len(cont) - 1, len(prev_rows) - 1)
+            shared = min(common_prefix(prev, cont), len(cont) - 1, len(prev_rows) - 1)
             rows = prev_rows[: shared + 1]
             if len(cont) > shared + 1:
                 rows += self._eval(context + cont[:-1], logits_from=n + shared)
@@ -400,91 +431,75 @@ class LlamaCppModel:
             order = sorted(range(len(prompts)), key=lambda i: (prompts[i], indices[i]))
             out: dict[int, Completion] = {}
             for i in order:
+                if i in out:
+                    continue
+                group = [j for j in order if prompts[j] == prompts[i]]
+                if self._lanes is not None and self.prefix_reuse and len(group) > 1:
+                    # Samples of one prompt: one decode per step for all of them.
+                    out.update(self._generate_lanes(prompts, params, indices, group, self._lanes))
+                    continue
                 seed = derive_seed(params.seed + self._seed, indices[i])
                 out[i] = self._generate_one(prompts[i], params, seed)
             return [out[i] for i in range(len(prompts))]
 
-    def _generate_one(self, prompt: str, params: GenerationParams, seed: int) -> Completion:
+    def _sample_state(self, prompt: str, params: GenerationParams, seed: int) -> SampleState:
         tokens = self._prompt_tokens(prompt, "generate prompt")
         if len(tokens) >= self._n_ctx:
             raise UserError(
                 f"context overflow: prompt of {len(tokens)} tokens leaves no room in "
                 f"n_ctx {self._n_ctx}; raise the model option n_ctx"
             )
-        sampler = self._make_sampler(params, seed)
-        generated: list[int] = []
-        logprobs: list[float] = []
-        starts: list[int] = []  # character offset where each generated token's text begins
-        text = ""
-        finish = "length"
+        return SampleState(
+            prompt=tokens,
+            sampler=self._samplers.make(params, seed),
+            max_tokens=params.max_tokens,
+            stop=params.stop,
+            n_ctx=self._n_ctx,
+            constrained=params.grammar is not None,
+        )
+
+    def _generate_lanes(
+        self,
+        prompts: Sequence[str],
+        params: GenerationParams,
+        indices: Sequence[int],
+        order: Sequence[int],
+        lanes: Lanes,
+    ) -> dict[int, Completion]:
+        """Samples of one prompt, ``batch`` per decode; same seeds and samplers as one by one."""
+        states: dict[int, SampleState] = {}
+        try:
+            for i in order:
+                seed = derive_seed(params.seed + self._seed, indices[i])
+                states[i] = self._sample_state(prompts[i], params, seed)
+            lanes.generate([states[i] for i in order])
+        finally:
+            for state in states.values():
+                self._lib.llama_sampler_free(state.sampler)
+        return {i: state.completion() for i, state in states.items()}
+
+    def _generate_one(self, prompt: str, params: GenerationParams, seed: int) -> Completion:
+        state = self._sample_state(prompt, params, seed)
+        tokens = state.prompt
         try:
             [row] = self._eval(tokens, logits_from=len(tokens) - 1)
-            while len(generated) < params.max_tokens and len(tokens) + len(generated) < self._n_ctx:
+            while state.can_sample():
                 # Samples from the logits of the last decode and advances the grammar state.
-                token = int(self._lib.llama_sampler_sample(sampler, self._ctx, -1))
-                if self._lib.llama_vocab_is_eog(self._vocab, token):
-                    finish = "stop"
-                    break
-                generated.append(token)
-                logprobs.append(_logprob(row, token))
-                starts.append(len(text))
-                text = self._detokenize(generated, tokens)
-                cut = min((c for s in params.stop if (c := text.find(s)) >= 0), default=-1)
-                if cut >= 0:
-                    # Keep the tokens that contribute at least one character before the stop.
-                    kept = sum(1 for s in starts if s < cut)
-                    text, generated, logprobs = text[:cut], generated[:kept], logprobs[:kept]
-                    finish = "stop"
-                    break
-                if len(generated) < params.max_tokens:
+                token = int(self._lib.llama_sampler_sample(state.sampler, self._ctx, -1))
+                eog = bool(self._lib.llama_vocab_is_eog(self._vocab, token))
+                state.take(token, row, eog, lambda g: self._detokenize(g, tokens))
+                if state.can_sample():
                     [row] = self._eval(
-                        tokens + generated,
-                        logits_from=len(tokens) + len(generated) - 1,
+                        tokens + state.generated,
+                        logits_from=len(tokens) + len(state.generated) - 1,
                         exact=False,
                         fresh=False,
                     )
         finally:
-            self._lib.llama_sampler_free(sampler)
-        return Completion(
-            text=text,
-            n_tokens=len(generated),
-            logprob_sum=float(sum(logprobs)),
-            finish_reason=finish,
-            constrained=params.grammar is not None,
-        )
+            self._lib.llama_sampler_free(state.sampler)
+        return state.completion()
 
     def _detokenize(self, generated: list[int], prompt: list[int]) -> str:
         raw = self._llm.detokenize(generated, prev_tokens=prompt)
         # A partial multi-byte character at the end is completed by the next token.
         return bytes(raw).decode("utf-8", errors="ignore")
-
-    def _make_sampler(self, params: GenerationParams, seed: int) -> Any:
-        lib = self._lib
-        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if params.grammar is not None:
-            lib.llama_sampler_chain_add(
-                chain, lib.llama_sampler_clone(self._grammar(params.grammar))
-            )
-        if params.temperature <= 0:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
-            return chain
-        if params.top_p < 1.0:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(params.top_p, 1))
-        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(params.temperature))
-        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))
-        return chain
-
-    def _grammar(self, gbnf: str) -> Any:
-        """A parsed grammar sampler kept as a template; each sample gets a fresh clone of it."""
-        template = self._grammars.get(gbnf)
-        if template is None:
-            template = self._lib.llama_sampler_init_grammar(
-                self._vocab, gbnf.encode("utf-8"), b"root"
-            )
-            if not template:
-                first = gbnf.strip().splitlines()[0] if gbnf.strip() else ""
-                raise UserError(
-                    f"grammar: invalid GBNF (expected a 'root ::= ...' rule), starting {first!r}"
-                )
-            self._grammars[gbnf] = template
-        return template
