@@ -142,3 +142,16 @@ def test_confident_vote_without_consensus_releases_nothing_but_is_charged(
     assert taught.ledger is not None
     assert taught.ledger.releases == 2 * 4  # threshold check + GNMax, four rounds
     assert not any(m.kind == "release" for m in transcript)
+
+
+def test_an_abstaining_vote_with_a_method_that_must_pick_is_refused(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path / "r",
+        methods=["synthetic_examples", {"name": "feedback", "rounds": 2}],
+        aggregators=[{"name": "dp_voting", "threshold": 2.0}],
+    )
+    with pytest.raises(ConfigError, match=r"^aggregators\[0\]: .*may abstain.*'feedback"):
+        run_experiment(config)
+    # Without threshold or budget it never abstains, so feedback may use it.
+    ok = _config(tmp_path / "ok", methods=[{"name": "feedback", "rounds": 1}], limit=2)
+    run_experiment(ok)

@@ -77,6 +77,17 @@ def check_components(config: ExperimentConfig) -> None:
                 f"aggregators[{i}]: {spec.label!r} needs a trusted aggregator "
                 "(set aggregation: trusted)"
             )
+        if capability(agg, "may_abstain"):
+            for mspec in config.methods:
+                method = build(methods, mspec, "methods")
+                if capability(method, "uses_aggregator") and not capability(
+                    method, "tolerates_abstention"
+                ):
+                    raise ConfigError(
+                        f"aggregators[{i}]: {spec.label!r} may abstain (threshold or "
+                        f"max_epsilon), which method {mspec.label!r} cannot handle; drop those "
+                        "arguments or use it with synthetic_examples"
+                    )
 
 
 def expand_units(config: ExperimentConfig) -> list[UnitKey]:

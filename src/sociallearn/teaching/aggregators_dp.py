@@ -45,7 +45,6 @@ class DpVoting(Component):
 
     name: ClassVar[str] = "dp_voting"
     requires_trusted: ClassVar[bool] = True
-    may_abstain: ClassVar[bool] = True
     covers: ClassVar[str] = COVERS
 
     sigma: float = Field(4.0, gt=0, allow_inf_nan=False)
@@ -53,6 +52,11 @@ class DpVoting(Component):
     sigma_threshold: float | None = Field(None, gt=0, allow_inf_nan=False)
     max_epsilon: float | None = Field(None, gt=0, allow_inf_nan=False)
     delta: float = Field(1e-5, gt=0, lt=1)
+
+    @property
+    def may_abstain(self) -> bool:
+        """A confident vote without consensus, or a spent budget, releases nothing."""
+        return self.threshold is not None or self.max_epsilon is not None
 
     def release_events(self, round_no: int = 0) -> tuple[PrivacyEvent, ...]:
         """What one selection costs (the same whether confident GNMax answers or not)."""

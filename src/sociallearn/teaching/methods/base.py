@@ -74,6 +74,9 @@ class Method(Component):
     # its own label), so a variant is a paired comparison with the method it extends (feedback's
     # round 0 is exactly the synthetic-examples curriculum of the same seed).
     seed_family: ClassVar[str | None] = None
+    # Copes with an aggregator that abstains (a confident DP vote, a spent budget): it asks with
+    # MethodContext.choose and skips the round. Methods that must pick refuse such aggregators.
+    tolerates_abstention: ClassVar[bool] = False
 
     def teaching_calls(self, budget: CallBudget) -> int:
         """About how many model requests teaching makes (for ``--dry-run`` and scheduling)."""

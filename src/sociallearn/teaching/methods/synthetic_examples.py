@@ -72,6 +72,7 @@ class SyntheticExamples(Method):
     name: ClassVar[str] = "synthetic_examples"
     uses_aggregator: ClassVar[bool] = True
     gated: ClassVar[bool] = True
+    tolerates_abstention: ClassVar[bool] = True
     metrics: ClassVar[tuple[str, ...]] = ("leakage",)
 
     def teaching_calls(self, budget: CallBudget) -> int:
