@@ -95,6 +95,7 @@ class _RunEvents:
 def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
     """The resolved config and what produced it, so the run can be repeated."""
     from sociallearn import __version__
+    from sociallearn.models.platform_info import platform_info
 
     run_dir = config.run_dir
     (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
@@ -106,6 +107,8 @@ def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
         "student_model": config.student_spec(),
         "seeds": config.seeds,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        # CPU instruction sets and llama.cpp build: results move across them (docs/backends.md).
+        "platform": platform_info(),
     }
     (run_dir / "run.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 

@@ -1,14 +1,24 @@
 """A transformers backend (optional extra ``sociallearn[hf]``): a local causal LM or a hub id.
 
-Scores come from the logits of one forward pass over context + continuation; generation samples
-token by token with a per-sample ``torch.Generator`` so each sample is reproducible. It favours
-being small and correct over speed: use ``llamacpp`` or a vLLM server for large runs.
+Specs: ``hf:<directory or hub id>``; ``hf:<path>.gguf`` or ``hf:smollm2`` (the embedded GGUF),
+which transformers dequantises to float weights (needs the ``gguf`` package). Everything loads
+from local files when given a path; a hub id needs network unless it is in the local hub cache.
+
+Scores come from the logits of a forward pass over context + continuation; generation samples
+token by token with a per-sample ``torch.Generator`` so each sample is reproducible. Like the
+llama.cpp backend, the model keeps the key/value cache of the last token sequence it read and
+only runs the tokens after the longest common prefix, so a shared learned prompt is read once.
+It favours being small and correct over speed: use ``llamacpp`` or a vLLM server for large runs.
+GBNF grammars are not supported (completions report ``constrained=False``).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import UserError
@@ -23,8 +33,9 @@ from sociallearn.models.base import (
 
 _INSTALL_HINT = (
     "the hf backend needs transformers and torch: pip install 'sociallearn[hf]' "
-    "(or pip install transformers torch)"
+    "(on a CPU-only machine install torch's CPU build first)"
 )
+_GGUF_HINT = "loading a .gguf file with transformers needs the gguf package: pip install gguf"
 
 
 def _import_hf() -> tuple[Any, Any]:
@@ -37,114 +48,260 @@ def _import_hf() -> tuple[Any, Any]:
     return torch, transformers
 
 
+def resolve_gguf(name: str) -> Path | None:
+    """The GGUF file a spec name means (``smollm2`` or a ``.gguf`` path), else ``None``."""
+    from sociallearn.models.embedded import EMBEDDED_ALIASES, find_embedded_gguf
+
+    if name.lower() in EMBEDDED_ALIASES:
+        return find_embedded_gguf()
+    if name.lower().endswith(".gguf"):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise UserError(f"--model hf:{name}: model file not found (expected a .gguf file)")
+        return path
+    return None
+
+
+def converted_directory(gguf: Path, *, into: Path | None = None) -> Path:
+    """``gguf`` as a Hugging Face model directory (float32 safetensors and tokenizer), made once.
+
+    transformers reads a GGUF file slowly (about a minute for SmolLM2-135M on a busy 2-core
+    machine, mostly parsing metadata in Python), while the saved directory loads in seconds; a
+    vLLM server also needs this format. Named after the file's name, size and modification time
+    (like :func:`~sociallearn.models.gguf_weights.reencoded_gguf`), written under a temporary
+    name and renamed into place, so an interrupted conversion leaves nothing half-made.
+    """
+    import hashlib
+    import shutil
+    import sys
+    import tempfile
+
+    from sociallearn.models.gguf_weights import CACHE_ENV, cache_dir
+
+    stat = gguf.stat()
+    tag = hashlib.sha256(f"{gguf.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    folder = into or cache_dir() / "models"
+    target = folder / f"{gguf.stem}.hf.{tag[:12]}"
+    if (target / "config.json").is_file():
+        return target
+    torch, transformers = _import_hf()
+    if importlib.util.find_spec("gguf") is None:
+        raise UserError(_GGUF_HINT)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder, suffix=".part"))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the directory is a shared cache
+    except OSError as exc:
+        raise UserError(f"hf: cannot write to {folder} ({exc}); set {CACHE_ENV}") from exc
+    print(f"converting {gguf.name} to a transformers directory, once: {target}", file=sys.stderr)
+    try:
+        source = {"gguf_file": gguf.name, "local_files_only": True}
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), **source)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), dtype=torch.float32, **source
+        )
+        # transformers 5 marks a GGUF-loaded model as "quantized" although its weights are
+        # already dequantised floats, and then refuses to save it; drop the marker.
+        if getattr(model, "hf_quantizer", None) is not None:
+            model.hf_quantizer = None
+        if getattr(model.config, "quantization_config", None) is not None:
+            del model.config.quantization_config
+        tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():  # not made by a concurrent process
+                raise
+    except (OSError, ValueError, KeyError) as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise UserError(f"hf: cannot convert {gguf} ({message})") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class HFModel:
     """A causal LM run by transformers on CPU (or ``device="cuda"``).
 
     Args:
-        name: a local model directory or a hub id (hub access needs network).
+        name: a local model directory, a ``.gguf`` file, ``smollm2`` (the embedded GGUF) or a
+            hub id (hub access needs network).
         device: torch device string.
-        dtype: torch dtype name, e.g. ``"float32"`` or ``"bfloat16"``.
+        dtype: torch dtype name, e.g. ``"float32"`` or ``"bfloat16"``; part of the model id
+            when not float32.
+        n_threads: torch intra-op threads (process-wide); ``None`` leaves torch's setting.
+        prefix_reuse: keep the key/value cache of shared prefixes (off only to measure).
     """
 
-    def __init__(self, name: str, *, device: str = "cpu", dtype: str = "float32") -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        device: str = "cpu",
+        dtype: str = "float32",
+        n_threads: int | None = None,
+        prefix_reuse: bool = True,
+    ) -> None:
         if not name:
             raise UserError("--model hf:<model id or path>: the model name is missing")
+        gguf = resolve_gguf(name)  # a missing file is reported before the slow imports
         self._torch, transformers = _import_hf()
+        torch_dtype = getattr(self._torch, dtype, None)
+        if not isinstance(torch_dtype, self._torch.dtype):
+            raise UserError(f"option dtype: expected a torch dtype such as float32, got {dtype!r}")
+        if n_threads is not None:
+            self._torch.set_num_threads(max(1, int(n_threads)))
+        source = str(converted_directory(gguf)) if gguf is not None else name
+        extra: dict[str, Any] = {}
+        if Path(source).expanduser().is_dir():
+            extra["local_files_only"] = True  # a local model never needs the hub
         try:
-            self._tok = transformers.AutoTokenizer.from_pretrained(name)
+            self._tok = transformers.AutoTokenizer.from_pretrained(source, **extra)
             self._model = transformers.AutoModelForCausalLM.from_pretrained(
-                name, torch_dtype=getattr(self._torch, dtype)
+                source, dtype=torch_dtype, **extra
             ).to(device)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"--model hf:{name}: cannot load the model ({exc})") from exc
+        except (OSError, ValueError, KeyError) as exc:
+            message = " ".join(str(exc).split())[:300]
+            raise UserError(f"--model hf:{name}: cannot load the model ({message})") from exc
         self._model.eval()
+        # transformers 5 renamed the key/value cache argument and output to ``cache``.
+        forward = inspect.signature(self._model.forward).parameters
+        self._cache_arg = "cache" if "cache" in forward else "past_key_values"
         self._device = device
         self._name = name
+        self._dtype = dtype
+        self.prefix_reuse = prefix_reuse
+        self._kv: list[int] = []  # tokens whose keys/values ``self._cache`` holds
+        self._cache: Any = None
+        self.decoded_tokens = 0  # tokens run through the model (for tests and benchmarks)
 
     @property
     def model_id(self) -> str:
-        return f"hf:{self._name}"
+        suffix = f"@dtype={self._dtype}" if self._dtype != "float32" else ""
+        return f"hf:{self._name}{suffix}"
 
-    def _ids(self, text: str) -> list[int]:
-        return list(self._tok(text, add_special_tokens=True)["input_ids"])
+    # ----------------------------------------------------------------- tokens and KV state
 
-    def _log_softmax(self, ids: list[int]) -> Any:
+    def _ids(self, text: str, *, first: bool = True) -> list[int]:
+        # add_special_tokens adds BOS only where the tokenizer is configured to (as llama.cpp).
+        return list(self._tok(text, add_special_tokens=first)["input_ids"])
+
+    def _start(self, text: str, what: str) -> list[int]:
+        ids = self._ids(text)
+        if not ids:
+            # An empty text has no position to predict the first token from; start from BOS.
+            if self._tok.bos_token_id is None:
+                raise UserError(f"{what}: the text is empty and the tokenizer has no BOS token")
+            ids = [int(self._tok.bos_token_id)]
+        return ids
+
+    def _eval(self, tokens: Sequence[int], logits_from: int) -> Any:
+        """Log-softmax rows (float32) for positions ``logits_from .. len(tokens) - 1``.
+
+        Row ``i`` is the distribution of the token after ``tokens[logits_from + i]``. Only the
+        tokens after the longest prefix shared with the cached sequence are run.
+        """
         torch = self._torch
+        keep = _common_prefix(self._kv, tokens) if self.prefix_reuse else 0
+        keep = min(keep, logits_from)
+        if keep == 0:
+            self._cache = None
+        elif keep < len(self._kv):
+            # A negative length drops that many tokens (the only form transformers 5 accepts).
+            self._cache.crop(keep - len(self._kv))
         with torch.no_grad():
-            tensor = torch.tensor([ids], device=self._device)
-            logits = self._model(tensor).logits[0].float()
+            result = self._model(
+                torch.tensor([list(tokens[keep:])], device=self._device),
+                use_cache=True,
+                **{self._cache_arg: self._cache},
+            )
+        self._cache = getattr(result, self._cache_arg)
+        self._kv = list(tokens)
+        self.decoded_tokens += len(tokens) - keep
+        logits = result.logits[0, logits_from - keep :].float()
         return torch.log_softmax(logits, dim=-1)
 
+    # ----------------------------------------------------------------------------- scoring
+
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
-        out: list[Score] = []
-        for req in requests:
-            ctx = self._ids(req.context)
-            if not ctx and self._tok.bos_token_id is not None:
-                ctx = [int(self._tok.bos_token_id)]
-            if not ctx:
-                raise UserError("score: empty context and the tokenizer has no BOS token")
-            joint = self._ids(req.context + req.continuation)
-            if joint[: len(ctx)] == ctx:
-                cont = joint[len(ctx) :]
-            else:  # the tokenizer merged across the boundary
-                cont = list(self._tok(req.continuation, add_special_tokens=False)["input_ids"])
-            if not cont:
-                out.append(Score(logprob_sum=0.0, n_tokens=0))
-                continue
-            logp = self._log_softmax(ctx + cont[:-1])
-            # Row i predicts token i + 1.
-            lps = tuple(float(logp[len(ctx) - 1 + j, t]) for j, t in enumerate(cont))
-            out.append(Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps))
-        return out
+        """Log-probs of each continuation given its context (same token split as llamacpp)."""
+        results: dict[ScoreRequest, Score] = {}
+        # Sorted by text so that requests sharing a context (or a prefix) are neighbours.
+        for req in sorted(dict.fromkeys(requests), key=lambda r: (r.context, r.continuation)):
+            results[req] = self._score_one(req)
+        return [results[req] for req in requests]
+
+    def _score_one(self, req: ScoreRequest) -> Score:
+        ctx = self._start(req.context, "score context")
+        if not req.continuation:
+            return Score(logprob_sum=0.0, n_tokens=0)
+        joint = self._ids(req.context + req.continuation)
+        if req.context and joint[: len(ctx)] == ctx and len(joint) > len(ctx):
+            cont = joint[len(ctx) :]
+        else:  # the tokenizer merged across the boundary: score the continuation on its own
+            cont = self._ids(req.continuation, first=False)
+        if not cont:
+            return Score(logprob_sum=0.0, n_tokens=0)
+        logp = self._eval(ctx + cont[:-1], logits_from=len(ctx) - 1)
+        lps = tuple(float(logp[j, t]) for j, t in enumerate(cont))
+        return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
+
+    # -------------------------------------------------------------------------- generation
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Completion]:
         """Sample per prompt. ``logprob_sum`` is under the model's temperature-1 distribution.
 
         GBNF grammars are not supported here and are ignored (``constrained=False``).
         """
+        if params.max_tokens < 0:
+            raise UserError(f"max_tokens: expected an integer >= 0, got {params.max_tokens}")
         out: list[Completion] = []
         for prompt, index in zip(prompts, sample_indices(prompts), strict=True):
             out.append(self._generate_one(prompt, params, derive_seed(params.seed, index)))
         return out
 
     def _generate_one(self, prompt: str, params: GenerationParams, seed: int) -> Completion:
-        torch = self._torch
-        gen = torch.Generator(device=self._device).manual_seed(seed)
-        ids = self._ids(prompt) or [int(self._tok.bos_token_id or 0)]
+        gen = self._torch.Generator(device=self._device).manual_seed(seed)
+        ids = self._start(prompt, "generate prompt")
         new: list[int] = []
         lps: list[float] = []
+        starts: list[int] = []  # character offset where each generated token's text begins
         finish = "length"
         text = ""
-        past = None
-        feed = ids
-        with torch.no_grad():
-            while len(new) < params.max_tokens:
-                result = self._model(
-                    torch.tensor([feed], device=self._device), past_key_values=past, use_cache=True
-                )
-                past = result.past_key_values
-                logits = result.logits[0, -1].float()
-                logp = torch.log_softmax(logits, dim=-1)
-                token = self._pick(logits, params, gen)
-                if token == self._tok.eos_token_id:
-                    finish = "stop"
-                    break
-                new.append(token)
-                lps.append(float(logp[token]))
-                text = self._tok.decode(new, skip_special_tokens=True)
-                cuts = [c for s in params.stop if (c := text.find(s)) >= 0]
-                if cuts:
-                    text = text[: min(cuts)]
-                    finish = "stop"
-                    break
-                feed = [token]
+        while len(new) < params.max_tokens:
+            logp = self._eval(ids + new, logits_from=len(ids) + len(new) - 1)[-1]
+            token = self._pick(logp, params, gen)
+            if token == self._tok.eos_token_id:
+                finish = "stop"
+                break
+            new.append(token)
+            lps.append(float(logp[token]))
+            starts.append(len(text))
+            text = self._tok.decode(new, skip_special_tokens=True)
+            cut = min((c for s in params.stop if (c := text.find(s)) >= 0), default=-1)
+            if cut >= 0:
+                # Keep the tokens that contribute at least one character before the stop.
+                kept = sum(1 for s in starts if s < cut)
+                text, new, lps = text[:cut], new[:kept], lps[:kept]
+                finish = "stop"
+                break
         return Completion(text=text, n_tokens=len(new), logprob_sum=sum(lps), finish_reason=finish)
 
-    def _pick(self, logits: Any, params: GenerationParams, gen: Any) -> int:
+    def _pick(self, logp: Any, params: GenerationParams, gen: Any) -> int:
         torch = self._torch
         if params.temperature <= 0:
-            return int(torch.argmax(logits))
-        probs = torch.softmax(logits / params.temperature, dim=-1)
+            return int(torch.argmax(logp))
+        probs = torch.softmax(logp / params.temperature, dim=-1)
         if params.top_p < 1.0:
             sorted_p, order = torch.sort(probs, descending=True)
             keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < params.top_p

@@ -1,0 +1,46 @@
+"""run.json records the CPU's instruction sets and the llama.cpp build behind a run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from sociallearn.models.platform_info import _enabled_features, cpu_info, platform_info
+
+
+def test_cpu_info_reads_model_and_simd_flags(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC 9R14\n"
+        "flags\t\t: fpu sse sse2 ssse3 avx avx2 fma avx512f avx512bw avx512_vnni\n\n"
+        "processor\t: 1\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse\n"
+    )
+    info = cpu_info(cpuinfo)
+    assert info["model"] == "AMD EPYC 9R14"
+    # The first processor's flags, in a fixed order; non-SIMD flags are left out.
+    assert info["simd"] == ["ssse3", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512_vnni"]
+
+
+def test_cpu_info_without_cpuinfo_says_unknown(tmp_path: Path) -> None:
+    info = cpu_info(tmp_path / "missing")
+    assert info["simd"] is None
+    assert "machine" in info
+
+
+def test_enabled_features_parse_llama_system_info() -> None:
+    text = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 0 | AVX512 = 1 | OPENMP = 1 | REPACK = 1 |"
+    assert _enabled_features(text) == ["SSE3", "AVX", "AVX2", "AVX512", "OPENMP", "REPACK"]
+
+
+def test_platform_info_is_json_and_names_the_llama_cpp_build() -> None:
+    info = json.loads(json.dumps(platform_info()))
+    assert set(info) == {"os", "cpu", "libraries", "llama_cpp"}
+    assert "llama-cpp-python" in info["libraries"]
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed")
+    build = info["llama_cpp"]
+    assert build["version"] == info["libraries"]["llama-cpp-python"]
+    assert "CPU" in build["system_info"] and build["features"]
