@@ -14,12 +14,14 @@ from sociallearn.models.platform_info import _enabled_features, cpu_info, platfo
 def test_cpu_info_reads_model_and_simd_flags(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
-        "processor\t: 0\nmodel name\t: AMD EPYC 9R14\n"
+        "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC 9R14\n"
+        "stepping\t: 1\n"
         "flags\t\t: fpu sse sse2 ssse3 avx avx2 fma avx512f avx512bw avx512_vnni\n\n"
         "processor\t: 1\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse\n"
     )
     info = cpu_info(cpuinfo)
     assert info["model"] == "AMD EPYC 9R14"
+    assert info["family_model_stepping"] == "25/17/1"
     # The first processor's flags, in a fixed order; non-SIMD flags are left out.
     assert info["simd"] == ["ssse3", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512_vnni"]
 
@@ -44,3 +46,4 @@ def test_platform_info_is_json_and_names_the_llama_cpp_build() -> None:
     build = info["llama_cpp"]
     assert build["version"] == info["libraries"]["llama-cpp-python"]
     assert "CPU" in build["system_info"] and build["features"]
+    assert {"ggml_version", "ggml_commit"} <= set(build)

@@ -50,6 +50,7 @@ _LIBRARIES = ("llama-cpp-python", "numpy", "torch", "transformers", "gguf", "vll
 def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
     """CPU model name and the SIMD instruction sets it offers (``None`` where unknown)."""
     model: str | None = None
+    family: dict[str, str] = {}  # cpu family / model / stepping: tells CPU generations apart
     flags: set[str] = set()
     try:
         text = cpuinfo.read_text(encoding="utf-8", errors="replace")
@@ -62,9 +63,12 @@ def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
             model = value.strip() or None
         elif key in ("flags", "features") and not flags:
             flags = set(value.split())
+        elif key in ("cpu family", "model", "stepping") and key not in family:
+            family[key] = value.strip()
     return {
         "machine": platform.machine() or None,
         "model": model or platform.processor() or None,
+        "family_model_stepping": "/".join(family.values()) if family else None,
         "simd": [f for f in _SIMD_FLAGS if f in flags] if flags else None,
     }
 
@@ -98,7 +102,28 @@ def llama_cpp_build() -> dict[str, Any] | None:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     info["system_info"] = " ".join(str(text).split()) if text else None
     info["features"] = _enabled_features(info["system_info"] or "")
+    info.update(_ggml_build(Path(llama_cpp.__file__).parent / "lib"))
     return info
+
+
+def _ggml_build(lib_dir: Path) -> dict[str, str | None]:
+    """ggml's version and the llama.cpp commit it was built from (newer builds export both)."""
+    import ctypes
+
+    found: dict[str, str | None] = {"ggml_version": None, "ggml_commit": None}
+    for path in sorted(lib_dir.glob("*ggml-base*")):
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:
+            continue
+        for name in found:
+            function = getattr(lib, name, None)
+            if function is not None:
+                function.restype = ctypes.c_char_p
+                value = function()
+                found[name] = value.decode("utf-8", "replace") if value else None
+        break
+    return found
 
 
 def _enabled_features(system_info: str) -> list[str]:
