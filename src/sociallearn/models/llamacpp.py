@@ -12,6 +12,8 @@ through ``Llama.__call__``:
   1,000 canaries behind one 600-token context costs one context prefill plus, per canary, only
   the tokens after those it shares with its neighbour; repeated samples of one prompt prefill
   it once.
+* **Samples of one prompt decode together** (model option ``batch``, see
+  :mod:`sociallearn.models.llamacpp_batch`): one ``llama_decode`` per step for all of them.
 
 Instances are not meant to be shared between threads; a lock serialises calls for safety.
 """
@@ -53,9 +55,9 @@ _OPTIONS = (
     "weights",
     "batch",
 )
-# Sequences evaluated together per llama_decode unless the model option ``batch`` says otherwise
-# (measured on a 2-core AVX-512 machine, see docs/design.md "Batched decoding").
-DEFAULT_BATCH = 8
+# Lanes (samples decoded together) unless the model option ``batch`` says otherwise: the default
+# number of samples per teacher call; more lanes cost KV memory (see docs/design.md).
+DEFAULT_BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,10 @@ class LlamaCppModel:
             setting); it changes every score, so it is part of the model id.
         weights: run a copy of the file with its weights re-encoded as ``"f32"``, ``"f16"`` or
             ``"q8_0"`` (made once, see :mod:`sociallearn.models.gguf_weights`); part of the id.
-        batch: sequences evaluated together per ``llama_decode`` (samples, prompts, scored
-            continuations; see :mod:`sociallearn.models.llamacpp_batch`). ``1`` is the
-            sequential path. Each sequence gets its own ``n_ctx`` tokens of KV cache, so the
-            cache takes ``batch + 1`` times the memory of ``batch: 1``.
+        batch: samples of one prompt decoded together per ``llama_decode`` (see
+            :mod:`sociallearn.models.llamacpp_batch`); scoring and distinct prompts stay
+            sequential. ``1`` is the sequential path. Each sequence gets its own ``n_ctx``
+            tokens of KV cache, so the cache takes ``batch + 1`` times the memory.
     """
 
     def __init__(
