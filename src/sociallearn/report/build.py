@@ -15,6 +15,7 @@ from sociallearn.paper import PaperResults, load_paper_results
 from sociallearn.report import plots
 from sociallearn.report.analysis import Analysis, task_curves
 from sociallearn.report.comparison_tables import aggregator_tables, methods_overview, paper_table
+from sociallearn.report.dp import dp_figure, dp_table
 from sociallearn.report.findings import build_findings
 from sociallearn.report.load import RunData, load_run
 from sociallearn.report.page import html_page
@@ -121,6 +122,25 @@ def _findings_section(run: RunData, analysis: Analysis, paper: PaperResults) -> 
     return Section("findings", "Findings", intro, blocks)
 
 
+def _dp_section(run: RunData) -> Section | None:
+    """Differentially private teaching: accuracy against the accounted ε, with references."""
+    table = dp_table(run.results, run.privacy)
+    if table is None:
+        return None
+    blocks: list[Table | Figure] = [table]
+    png = dp_figure(run.results)
+    if png is not None:
+        caption = "Accuracy against the accounted ε, per mechanism (error bars: SEM over seeds)."
+        blocks.append(Figure("privacy_utility", caption, png))
+    return Section(
+        "dp",
+        "Privacy and utility",
+        "Each differentially private method at its accounted ε, beside the non-private "
+        "methods of the same run, with what each ε covers and the canary audit's empirical bound.",
+        blocks,
+    )
+
+
 def _rounds_section(run: RunData) -> Section | None:
     """Multi-round methods (feedback): accuracy, cost and canary exposure per round."""
     blocks: list[Table | Figure] = []
@@ -196,6 +216,9 @@ def _sections(run: RunData, analysis: Analysis) -> list[Section]:
     rounds = _rounds_section(run)
     if rounds is not None:
         sections.append(rounds)
+    private = _dp_section(run)
+    if private is not None:
+        sections.append(private)
     leak_table = leakage_table(run.results)
     if leak_table is not None:
         blocks: list[Table | Figure] = [leak_table]
