@@ -442,10 +442,15 @@ def list_components() -> None:
     """List the registered methods, aggregators and model providers."""
     from sociallearn.models.registry import providers
     from sociallearn.teaching.aggregators import aggregators
+    from sociallearn.teaching.components import describe
     from sociallearn.teaching.methods import methods
 
-    console.print("methods:     " + ", ".join(methods.names()))
-    console.print("aggregators: " + ", ".join(aggregators.names()))
+    console.print("methods (name(arguments=defaults) [capabilities]):")
+    for name in methods.names():
+        console.print("  " + describe(methods.get(name), name))
+    console.print("aggregators:")
+    for name in aggregators.names():
+        console.print("  " + describe(aggregators.get(name), name))
     console.print("models:      " + ", ".join(providers.names()))
 
 

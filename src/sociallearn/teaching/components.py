@@ -105,3 +105,29 @@ def build(registry: Registry[Any], spec: ComponentSpec, where: str) -> Any:
 def capability(component_class: object, name: str, default: Any = False) -> Any:
     """A declared capability of a component class (or instance), with a default for plug-ins."""
     return getattr(component_class, name, default)
+
+
+_CAPABILITIES = (
+    "uses_aggregator",
+    "n_free",
+    "gated",
+    "contains_private",
+    "requires_trusted",
+    "asks_votes",
+)
+
+
+def describe(factory: object, name: str) -> str:
+    """One line for ``sociallearn list``: the name, arguments with defaults, capabilities."""
+    args = ""
+    if isinstance(factory, type) and issubclass(factory, BaseModel):
+        fields = [
+            f"{field}={info.get_default(call_default_factory=True)!r}"
+            for field, info in factory.model_fields.items()
+        ]
+        args = f"({', '.join(fields)})" if fields else ""
+    flags = [c for c in _CAPABILITIES if capability(factory, c)]
+    metrics = capability(factory, "metrics", ())
+    if metrics:
+        flags.append("metrics: " + ", ".join(metrics))
+    return name + args + (f" [{'; '.join(flags)}]" if flags else "")
