@@ -5,6 +5,8 @@ Teaching generation: S samples of one ~600-token few-shot prompt (what a teacher
 and ``batch: B``, in the same process, same weights, same thread count. Outputs must be identical
 (texts and log-probs); tokens/s includes the one prompt prefill per call, as in teaching.
 
+Batch shape: the time of one generation step with k lanes (one token each) after the prompt.
+
 Canary scoring: N continuations behind the prompt, texts/s with both models, against the
 measured prefill rate (the compute limit). Scoring is not batched (see
 ``sociallearn.models.llamacpp_batch``), so both run the same path; the numbers show what a
@@ -23,6 +25,7 @@ import time
 
 from sociallearn.models.base import GenerationParams, ScoreRequest
 from sociallearn.models.llamacpp import LlamaCppModel
+from sociallearn.models.llamacpp_batch import LaneTarget
 
 WORDS = [
     "free",
@@ -68,10 +71,30 @@ def build_prompt(model: LlamaCppModel, target_tokens: int) -> str:
 def time_generation(
     model: LlamaCppModel, prompt: str, samples: int, params: GenerationParams
 ) -> tuple[float, int, list[tuple[str, float]]]:
+    model._forget()  # each call pays its prompt's prefill, as a teacher's new prompt does
     start = time.perf_counter()
     out = model.generate([prompt] * samples, params)
     seconds = time.perf_counter() - start
     return seconds, sum(c.n_tokens for c in out), [(c.text, c.logprob_sum) for c in out]
+
+
+def step_rates(model: LlamaCppModel, prompt: str, widths: list[int], steps: int = 6) -> None:
+    """Decode rate of one generation step with k lanes after the prompt (the batch shape)."""
+    tokens = model._prompt_tokens(prompt, "prompt")
+    model._eval(tokens, logits_from=len(tokens) - 1)
+    lanes = model._lanes
+    assert lanes is not None
+    for k in widths:
+        generated = [100]
+        first = tuple(tokens + generated)
+        lanes.eval([LaneTarget(lane, first, len(first) - 1, False) for lane in range(1, k + 1)])
+        start = time.perf_counter()
+        for step in range(steps):
+            generated.append(200 + step)
+            now = tuple(tokens + generated)
+            lanes.eval([LaneTarget(lane, now, len(now) - 1, False) for lane in range(1, k + 1)])
+        seconds = (time.perf_counter() - start) / steps
+        print(f"step with {k:2d} lanes: {seconds * 1000:6.1f} ms, {k / seconds:6.1f} tok/s")
 
 
 def prefill_rate(model: LlamaCppModel, prompt: str) -> float:
@@ -105,6 +128,7 @@ def main() -> None:
     for model in (sequential, batched):  # warm-up: first decodes allocate buffers
         model.generate(["Warm up"] * 2, GenerationParams(max_tokens=4))
 
+    step_rates(batched, prompt, sorted({1, 2, 4, 8, lanes} & set(range(1, lanes + 1))))
     ratio = 0.0
     for samples in args.samples:
         s_seq, n_seq, out_seq = time_generation(sequential, prompt, samples, params)
