@@ -18,10 +18,11 @@ micro-batches whose sequences were at different positions, and some after a lane
 trimmed and refilled, gave log-probs 0.04-0.6 nats away from the sequential path (a randomized
 comparison against ``batch: 1`` found 4 of 30 cases wrong; one lane per decode, 0 of 30);
 distinct prompts generated together, even with only lanes at equal positions sharing a decode,
-gave log-prob sums 0.04 nats off in 2 of 10 calls. Samples of one prompt (lanes copied from one evaluation of it, one token per lane per step,
-lanes at equal positions together) matched bit for bit in 64 of 64 randomized teaching calls
-(2-8 samples on 4 and 8 lanes, grammars, refilled and compacted lanes), so only they are
-batched; everything else takes the sequential path.
+gave log-prob sums 0.04 nats off in 2 of 10 calls. Samples of one prompt (lanes copied from
+one evaluation of it, one token per lane per step, lanes at equal positions together) matched
+bit for bit in 64 of 64 randomized teaching calls (2-8 samples on 4 and 8 lanes, grammars,
+refilled and compacted lanes), so only they are batched; everything else takes the sequential
+path.
 
 Sampling uses the same sampler chain, seed and grammar per sample as the sequential path, fed
 with a copy of the logits row (``Samplers.sample_row``), so a sample depends only on its own
