@@ -176,6 +176,14 @@ def test_greedy_text_matches_llamacpp_up_to_a_near_tie(hf_model: Any, f32_model:
 
 
 @pytest.mark.hf
+def test_context_length_is_known_and_enforced(hf_model: Any) -> None:
+    assert hf_model.n_ctx == 8192  # SmolLM2's position embeddings, from the GGUF's metadata
+    assert hf_model.count_tokens("Hello world") == 2
+    with pytest.raises(UserError, match=r"context overflow: 8193 tokens > the model's 8192"):
+        hf_model.score([ScoreRequest("hi " * 8192, " there")])
+
+
+@pytest.mark.hf
 def test_seeded_samples_are_reproducible_and_differ(hf_model: Any) -> None:
     params = GenerationParams(max_tokens=12, temperature=1.0, seed=3, stop=("\n\n",))
     first = hf_model.generate(["Text: hi there\nClass:"] * 2, params)

@@ -190,6 +190,14 @@ class HFModel:
         suffix = f"@dtype={self._dtype}" if self._dtype != "float32" else ""
         return f"hf:{self._name}{suffix}"
 
+    @property
+    def n_ctx(self) -> int:
+        """Longest token sequence the model was trained for (its position embeddings)."""
+        return int(getattr(self._model.config, "max_position_embeddings", 0) or 2**31 - 1)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._ids(text))
+
     # ----------------------------------------------------------------- tokens and KV state
 
     def _ids(self, text: str, *, first: bool = True) -> list[int]:
@@ -212,6 +220,11 @@ class HFModel:
         tokens after the longest prefix shared with the cached sequence are run.
         """
         torch = self._torch
+        if len(tokens) > self.n_ctx:
+            raise UserError(
+                f"context overflow: {len(tokens)} tokens > the model's {self.n_ctx} positions "
+                f"(hf:{self._name}); shorten the prompt or lower n"
+            )
         keep = _common_prefix(self._kv, tokens) if self.prefix_reuse else 0
         keep = min(keep, logits_from)
         if keep == 0:
