@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,7 @@ class HFModel:
         self._kv: list[int] = []  # tokens whose keys/values ``self._cache`` holds
         self._cache: Any = None
         self.decoded_tokens = 0  # tokens run through the model (for tests and benchmarks)
+        self._lock = threading.RLock()  # one key/value cache: calls must not interleave
 
     @property
     def model_id(self) -> str:
@@ -227,16 +229,17 @@ class HFModel:
             )
         keep = _common_prefix(self._kv, tokens) if self.prefix_reuse else 0
         keep = min(keep, logits_from)
-        if keep == 0:
-            self._cache = None
-        elif keep < len(self._kv):
+        cache = self._cache if keep else None
+        if cache is not None and keep < len(self._kv):
             # A negative length drops that many tokens (the only form transformers 5 accepts).
-            self._cache.crop(keep - len(self._kv))
+            cache.crop(keep - len(self._kv))
+        # The cache is updated in place: until the pass succeeds, what it holds is unknown.
+        self._kv, self._cache = [], None
         with torch.no_grad():
             result = self._model(
                 torch.tensor([list(tokens[keep:])], device=self._device),
                 use_cache=True,
-                **{self._cache_arg: self._cache},
+                **{self._cache_arg: cache},
             )
         self._cache = getattr(result, self._cache_arg)
         self._kv = list(tokens)
@@ -249,9 +252,10 @@ class HFModel:
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         """Log-probs of each continuation given its context (same token split as llamacpp)."""
         results: dict[ScoreRequest, Score] = {}
-        # Sorted by text so that requests sharing a context (or a prefix) are neighbours.
-        for req in sorted(dict.fromkeys(requests), key=lambda r: (r.context, r.continuation)):
-            results[req] = self._score_one(req)
+        with self._lock:
+            # Sorted by text so that requests sharing a context (or a prefix) are neighbours.
+            for req in sorted(dict.fromkeys(requests), key=lambda r: (r.context, r.continuation)):
+                results[req] = self._score_one(req)
         return [results[req] for req in requests]
 
     def _score_one(self, req: ScoreRequest) -> Score:
@@ -279,8 +283,9 @@ class HFModel:
         if params.max_tokens < 0:
             raise UserError(f"max_tokens: expected an integer >= 0, got {params.max_tokens}")
         out: list[Completion] = []
-        for prompt, index in zip(prompts, sample_indices(prompts), strict=True):
-            out.append(self._generate_one(prompt, params, derive_seed(params.seed, index)))
+        with self._lock:
+            for prompt, index in zip(prompts, sample_indices(prompts), strict=True):
+                out.append(self._generate_one(prompt, params, derive_seed(params.seed, index)))
         return out
 
     def _generate_one(self, prompt: str, params: GenerationParams, seed: int) -> Completion:
