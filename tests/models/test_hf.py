@@ -70,10 +70,12 @@ def _require_hf() -> None:
 
 
 @pytest.fixture(scope="module")
-def hf_model(embedded_gguf: Path) -> Any:
+def hf_model(embedded_gguf: Path) -> Iterator[Any]:
     _require_hf()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local; never ask the hub
-    return create_model("hf:smollm2", n_threads=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")  # everything is local; never ask the hub
+        model = create_model("hf:smollm2", n_threads=1)
+    yield model
 
 
 @pytest.fixture(scope="module")
