@@ -12,21 +12,19 @@ from sociallearn.errors import SocialLearnError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.units import UnitKey, expand_units
 from sociallearn.experiment.workbench import Workbench
+from sociallearn.teaching.methods.base import CallBudget, TeachingCost
 
 
-def estimate_calls(config: ExperimentConfig, key: UnitKey, n_items: int, n_labels: int) -> int:
-    """Upper-bound-ish count of model requests (generations + scored continuations) of a unit:
-    evaluation, plus what the unit's method declares for teaching."""
+def teaching_cost(config: ExperimentConfig, key: UnitKey) -> TeachingCost:
+    """What the unit's method declares it asks of the models while teaching."""
     from sociallearn.experiment.units import build_aggregator, build_method
     from sociallearn.teaching.components import capability
-    from sociallearn.teaching.methods.base import CallBudget
 
     syn = config.synthesis
-    evaluation = n_items * (n_labels if config.answer_mode == "score" and n_labels else 1)
     method = build_method(config, key.method)
-    teaching_calls = getattr(method, "teaching_calls", None)
-    if teaching_calls is None:
-        return evaluation
+    declared = getattr(method, "teaching_cost", None)
+    if declared is None:
+        return TeachingCost()
     votes = key.aggregator is not None and bool(
         capability(build_aggregator(config, key.aggregator), "asks_votes")
     )
@@ -39,7 +37,15 @@ def estimate_calls(config: ExperimentConfig, key: UnitKey, n_items: int, n_label
         heldout=config.heldout,
         votes=votes,
     )
-    return evaluation + int(teaching_calls(budget))
+    cost: TeachingCost = declared(budget)
+    return cost
+
+
+def estimate_calls(config: ExperimentConfig, key: UnitKey, n_items: int, n_labels: int) -> int:
+    """Upper-bound-ish count of model requests (generations + scored continuations) of a unit:
+    evaluation, plus what the unit's method declares for teaching."""
+    evaluation = n_items * (n_labels if config.answer_mode == "score" and n_labels else 1)
+    return evaluation + teaching_cost(config, key).calls
 
 
 def unit_cost(config: ExperimentConfig, bench: Workbench, key: UnitKey) -> float:
@@ -115,19 +121,11 @@ def unit_seconds(
         evaluation += n_items * shape.labels * 2 / rates.score
     else:
         evaluation += n_items * shape.answer_tokens / rates.decode
-    teaching = 0.0
-    if key.method == "synthetic_examples":
-        asked = syn.teachers_per_round or config.teachers
-        generation = (
-            syn.n_gen * shape.example_tokens / rates.prefill + syn.max_tokens / rates.decode
-        )
-        teaching = key.n * asked * generation
-        if key.aggregator == "voting":
-            votes = key.n * config.teachers * asked * syn.top_k
-            teaching += votes * shape.example_tokens / rates.score
-    elif key.method == "synthetic_instruction":
-        teaching = config.instruction_examples * shape.example_tokens / rates.prefill
-        teaching += syn.max_tokens / rates.decode
+    # Teaching as the method declares it: each sample prefills its few-shot prompt and decodes
+    # its budget; each scored continuation (a vote, a held-out answer) costs an example's tokens.
+    cost = teaching_cost(config, key)
+    generation = syn.n_gen * shape.example_tokens / rates.prefill + syn.max_tokens / rates.decode
+    teaching = cost.generations * generation + cost.scores * shape.example_tokens / rates.score
     return evaluation + teaching
 
 

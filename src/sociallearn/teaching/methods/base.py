@@ -36,6 +36,21 @@ class TeachingMethod(Protocol):
 
 
 @dataclass(frozen=True)
+class TeachingCost:
+    """Model requests of teaching: sampled continuations and scored ones (votes, answers)."""
+
+    generations: int = 0
+    scores: int = 0
+
+    @property
+    def calls(self) -> int:
+        return self.generations + self.scores
+
+    def __add__(self, other: TeachingCost) -> TeachingCost:
+        return TeachingCost(self.generations + other.generations, self.scores + other.scores)
+
+
+@dataclass(frozen=True)
 class CallBudget:
     """What a method's request count depends on, from the config and the unit key."""
 
@@ -47,11 +62,11 @@ class CallBudget:
     heldout: int
     votes: bool  # the aggregator asks every teacher to vote each round
 
-    def example_rounds(self, n: int) -> int:
+    def example_rounds(self, n: int) -> TeachingCost:
         """Requests of n rounds of "write new examples" (and votes on the candidates)."""
         writing = n * self.asked_per_round * self.samples
         voting = n * self.teachers * self.asked_per_round * self.top_k if self.votes else 0
-        return writing + voting
+        return TeachingCost(writing, voting)
 
 
 class Method(Component):
@@ -78,9 +93,9 @@ class Method(Component):
     # MethodContext.choose and skips the round. Methods that must pick refuse such aggregators.
     tolerates_abstention: ClassVar[bool] = False
 
-    def teaching_calls(self, budget: CallBudget) -> int:
+    def teaching_cost(self, budget: CallBudget) -> TeachingCost:
         """About how many model requests teaching makes (for ``--dry-run`` and scheduling)."""
-        return 0
+        return TeachingCost()
 
     def check(self, task: Task, n_teachers: int) -> None:
         """Raise a ConfigError when the method cannot run on ``task`` with this classroom."""

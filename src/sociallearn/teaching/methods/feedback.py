@@ -25,7 +25,7 @@ from sociallearn.seeds import mix_seed
 from sociallearn.teaching.boundary import Answer, Ask
 from sociallearn.teaching.curriculum import Curriculum
 from sociallearn.teaching.lesson import Candidate
-from sociallearn.teaching.methods.base import CallBudget, Method, methods
+from sociallearn.teaching.methods.base import CallBudget, Method, TeachingCost, methods
 from sociallearn.teaching.methods.synthetic_examples import write_examples
 from sociallearn.teaching.rounds import MethodContext, Plan
 from sociallearn.teaching.teacher import EvaluateAndRevise
@@ -50,16 +50,16 @@ class Feedback(Method):
     patience: int = Field(1, ge=1, description="rounds without improvement before stopping")
     min_gain: float = Field(0.0, ge=0.0, le=1.0, description="held-out accuracy gain that counts")
 
-    def teaching_calls(self, budget: CallBudget) -> int:
+    def teaching_cost(self, budget: CallBudget) -> TeachingCost:
         """Round 0, then per feedback round: every teacher answers its held-out items behind
-        the prompt and writes new examples; the picks are voted on. (An upper bound: early
+        the prompt and writes new examples; the picks may be voted on. (An upper bound: early
         stopping saves rounds.)"""
-        evaluation = budget.teachers * budget.heldout
+        answers = budget.teachers * budget.heldout
         writing = budget.teachers * budget.samples
         picks = (
             self.replace * budget.teachers * budget.teachers * budget.top_k if budget.votes else 0
         )
-        rounds = self.rounds * (evaluation + writing + picks) + evaluation
+        rounds = TeachingCost(self.rounds * writing, self.rounds * (answers + picks) + answers)
         return budget.example_rounds(budget.n) + rounds
 
     def plan(self, context: MethodContext) -> Plan:

@@ -11,7 +11,7 @@ from sociallearn.tasks.base import Example
 from sociallearn.teaching.boundary import Answer, Ask
 from sociallearn.teaching.curriculum import Curriculum
 from sociallearn.teaching.lesson import Candidate
-from sociallearn.teaching.methods.base import CallBudget, Method, methods
+from sociallearn.teaching.methods.base import CallBudget, Method, TeachingCost, methods
 from sociallearn.teaching.rounds import MethodContext, Plan
 from sociallearn.teaching.teacher import WriteExamples
 
@@ -75,7 +75,7 @@ class SyntheticExamples(Method):
     tolerates_abstention: ClassVar[bool] = True
     metrics: ClassVar[tuple[str, ...]] = ("leakage",)
 
-    def teaching_calls(self, budget: CallBudget) -> int:
+    def teaching_cost(self, budget: CallBudget) -> TeachingCost:
         return budget.example_rounds(budget.n)
 
     def plan(self, context: MethodContext) -> Plan:

@@ -20,7 +20,7 @@ from sociallearn.tasks.base import Task
 from sociallearn.teaching.aggregators import plurality
 from sociallearn.teaching.boundary import Answer, Ask
 from sociallearn.teaching.curriculum import Curriculum
-from sociallearn.teaching.methods.base import CallBudget, Method, methods
+from sociallearn.teaching.methods.base import CallBudget, Method, TeachingCost, methods
 from sociallearn.teaching.rounds import MethodContext, Plan
 from sociallearn.teaching.teacher import WriteInstruction
 
@@ -103,11 +103,14 @@ def _concat(texts: Sequence[str], budget_words: int) -> str:
     return "\n\n".join(" ".join(t.split()[:share]) for t in texts)
 
 
-def _instruction_calls(teachers: int, merge: Merge, budget: CallBudget) -> int:
+def _instruction_cost(teachers: int, merge: Merge, budget: CallBudget) -> TeachingCost:
     if teachers == 1:
-        return 1
-    extra = {"concat": 0, "summarize": 1, "vote": budget.teachers * teachers * budget.heldout}
-    return teachers + extra[merge]
+        return TeachingCost(generations=1)
+    if merge == "summarize":
+        return TeachingCost(generations=teachers + 1)
+    if merge == "vote":
+        return TeachingCost(teachers, budget.teachers * teachers * budget.heldout)
+    return TeachingCost(generations=teachers)
 
 
 class SyntheticInstruction(Method):
@@ -129,8 +132,8 @@ class SyntheticInstruction(Method):
                 f"has {n_teachers} teachers (expected 1..{n_teachers})"
             )
 
-    def teaching_calls(self, budget: CallBudget) -> int:
-        return _instruction_calls(self.teachers, self.merge, budget)
+    def teaching_cost(self, budget: CallBudget) -> TeachingCost:
+        return _instruction_cost(self.teachers, self.merge, budget)
 
     def plan(self, context: MethodContext) -> Plan:
         instruction = yield from write_instruction(
@@ -155,8 +158,8 @@ class InstructedExamples(Method):
     def check(self, task: Task, n_teachers: int) -> None:
         SyntheticInstruction(teachers=self.teachers).check(task, n_teachers)
 
-    def teaching_calls(self, budget: CallBudget) -> int:
-        instruction = _instruction_calls(self.teachers, self.merge, budget)
+    def teaching_cost(self, budget: CallBudget) -> TeachingCost:
+        instruction = _instruction_cost(self.teachers, self.merge, budget)
         return instruction + budget.example_rounds(budget.n)
 
     def plan(self, context: MethodContext) -> Plan:
