@@ -40,6 +40,23 @@ if TYPE_CHECKING:
 _POLL_S = 0.2
 
 
+def _exit_with_parent() -> None:
+    """End this worker when the driver is gone (killed by SIGTERM, SIGKILL or the OOM killer):
+    daemon processes are only stopped by a driver that exits normally, and an orphaned worker
+    would go on computing units nobody stores."""
+    import os
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sociallearn-parent-watch", daemon=True).start()
+
+
 def _worker_main(
     wid: int,
     config: ExperimentConfig,
@@ -52,6 +69,7 @@ def _worker_main(
 
     # Ctrl-C reaches the whole process group; the driver alone decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     try:
         cache = config.run_dir / "cache.sqlite" if config.cache else None
         bench = prepare_workbench(config, threads, cache)
