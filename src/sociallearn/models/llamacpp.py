@@ -39,7 +39,7 @@ from sociallearn.models.base import (
     derive_seed,
     sample_indices,
 )
-from sociallearn.models.embedded import EMBEDDED_ALIASES, EMBEDDED_MODEL_NAME, find_embedded_gguf
+from sociallearn.models.embedded import resolve_model_path
 from sociallearn.models.gguf_weights import reencoded_gguf
 from sociallearn.models.llamacpp_batch import Lanes, common_prefix
 from sociallearn.models.llamacpp_sampling import Logits, Samplers, SampleState, logprob
@@ -86,16 +86,6 @@ def _token_logprobs(rows: Sequence[Logits], tokens: Sequence[int]) -> tuple[floa
 
 def _score(lps: tuple[float, ...]) -> Score:
     return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
-
-
-def resolve_model_path(name: str) -> tuple[Path, str]:
-    """Spec name -> (GGUF path, model id). ``""``/``"smollm2"`` mean the embedded model."""
-    if name.lower() in EMBEDDED_ALIASES:
-        return find_embedded_gguf(), f"llamacpp:{EMBEDDED_MODEL_NAME}"
-    path = Path(name).expanduser()
-    if not path.is_file():
-        raise UserError(f"model file not found: {name} (expected a .gguf file)")
-    return path, f"llamacpp:{path.name}"
 
 
 class LlamaCppModel:

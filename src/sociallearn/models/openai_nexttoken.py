@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sociallearn.errors import CapabilityError, UserError
 from sociallearn.models.base import NEXT_TOKEN_CAPABILITY, TokenDistribution
-from sociallearn.models.openai_compat import BadResponse, _first_choice, _logprob
+from sociallearn.models.openai_responses import UnusableResponseError, _first_choice, _logprob
 
 if TYPE_CHECKING:
     from sociallearn.models.openai_compat import OpenAICompatModel
@@ -30,10 +30,12 @@ def _parse(resp: Any, missing: str) -> TokenDistribution:
     logprobs = getattr(choice, "logprobs", None)
     tops = getattr(logprobs, "top_logprobs", None) if logprobs is not None else None
     if not tops:
-        raise BadResponse("no top log-probs in the response", capability=missing)
+        raise UnusableResponseError("no top log-probs in the response", capability=missing)
     first = tops[0]
     if not isinstance(first, dict) or not first:
-        raise BadResponse(f"top log-probs of the first token are {first!r}, not a mapping")
+        raise UnusableResponseError(
+            f"top log-probs of the first token are {first!r}, not a mapping"
+        )
     ranked = sorted(((str(t), _logprob(v)) for t, v in first.items()), key=lambda x: -x[1])
     return TokenDistribution(
         tokens=tuple(t for t, _ in ranked),
