@@ -23,49 +23,15 @@ from __future__ import annotations
 import argparse
 import time
 
+from bench_scoring import spam_examples  # the sibling script: run from benchmarks/ or by path
+
 from sociallearn.models.base import GenerationParams, ScoreRequest
 from sociallearn.models.llamacpp import LlamaCppModel
 from sociallearn.models.llamacpp_batch import LaneTarget
 
-WORDS = [
-    "free",
-    "prize",
-    "claim",
-    "call",
-    "now",
-    "meeting",
-    "lunch",
-    "tomorrow",
-    "urgent",
-    "account",
-    "winner",
-    "cash",
-    "reply",
-    "stop",
-    "mobile",
-    "offer",
-    "love",
-    "home",
-    "late",
-    "sorry",
-    "dinner",
-    "text",
-    "week",
-    "ticket",
-    "holiday",
-    "bonus",
-]
-
 
 def build_prompt(model: LlamaCppModel, target_tokens: int) -> str:
-    lines: list[str] = []
-    i = 0
-    while model.count_tokens("".join(lines)) < target_tokens:
-        words = [WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(8)]
-        label = "spam" if i % 2 == 0 else "not spam"
-        lines.append(f"Text: {' '.join(words).capitalize()}.\nClass: {label}\n\n")
-        i += 1
-    return "".join(lines) + "Text:"
+    return spam_examples(model, target_tokens) + "Text:"
 
 
 def time_generation(

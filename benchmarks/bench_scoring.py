@@ -49,7 +49,8 @@ WORDS = [
 ]
 
 
-def build_prefix(model: LlamaCppModel, target_tokens: int) -> str:
+def spam_examples(model: LlamaCppModel, target_tokens: int) -> str:
+    """Made-up SMS examples (alternating labels) filling about ``target_tokens`` tokens."""
     lines: list[str] = []
     i = 0
     while model.count_tokens("".join(lines)) < target_tokens:
@@ -57,7 +58,11 @@ def build_prefix(model: LlamaCppModel, target_tokens: int) -> str:
         label = "spam" if i % 2 == 0 else "not spam"
         lines.append(f"Text: {' '.join(words).capitalize()}.\nClass: {label}\n\n")
         i += 1
-    return "".join(lines) + "Text: See you at the station at six.\nClass:"
+    return "".join(lines)
+
+
+def build_prefix(model: LlamaCppModel, target_tokens: int) -> str:
+    return spam_examples(model, target_tokens) + "Text: See you at the station at six.\nClass:"
 
 
 def continuations(n: int) -> list[str]:

@@ -11,26 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import _cli, _one_error_line
+
 ROOT = Path(__file__).parents[1]
 FAKE = ["--model", "fake", "--limit", "2", "--n", "2", "--teachers", "2"]
-
-
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sociallearn.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
-
-
-def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    return lines[0]
 
 
 def _small_config(tmp_path: Path, body: str = "") -> Path:
