@@ -87,3 +87,28 @@ def test_llamacpp_full_distribution_agrees_with_score(embedded_model: Any) -> No
     [score] = embedded_model.score([ScoreRequest("The capital of France is", top.tokens[0])])
     if score.n_tokens == 1:
         assert score.logprob_sum == pytest.approx(top.logprobs[0], abs=1e-4)
+
+
+@pytest.mark.embedded
+def test_llamacpp_slots_keep_each_teachers_prompt(embedded_model: Any) -> None:
+    """Prompts taking turns (private generation's teachers) each keep their KV: a grown prompt
+    costs a few decoded tokens, and its distribution equals a fresh full evaluation's."""
+    import numpy as np
+
+    heads = [f"Text: {w} offer, reply now\nClass: spam\n\n" for w in ("free", "cash", "prize")]
+    partial = "Text: hello are we still meeting"
+    words = partial.split(" ")
+    for step in range(2, len(words) + 1):
+        grown = " ".join(words[:step])
+        for head in heads:
+            before = embedded_model.decoded_tokens
+            [dist] = embedded_model.next_token_logprobs([head + grown])
+            decoded = embedded_model.decoded_tokens - before
+            if step > 2:
+                assert decoded <= 4, f"prompt re-evaluated ({decoded} tokens) instead of grown"
+            tokens = embedded_model._prompt_tokens(head + grown, "test")
+            embedded_model._forget()
+            [row] = embedded_model._eval(tokens, logits_from=len(tokens) - 1)
+            x = row.astype(np.float64)
+            fresh = x - x.max() - np.log(np.exp(x - x.max()).sum())
+            assert np.max(np.abs(np.asarray(dist.logprobs) - fresh)) < 1e-4

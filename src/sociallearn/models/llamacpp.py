@@ -12,8 +12,8 @@ through ``Llama.__call__``:
   1,000 canaries behind one 600-token context costs one context prefill plus, per canary, only
   the tokens after those it shares with its neighbour; repeated samples of one prompt prefill
   it once.
-* **Samples of one prompt decode together** (model option ``batch``, see
-  :mod:`sociallearn.models.llamacpp_batch`): one ``llama_decode`` per step for all of them.
+* **Samples of one prompt decode together** (model option ``batch``, :mod:`.llamacpp_batch`);
+  next-token distributions keep each recent prompt in a KV slot (:mod:`.llamacpp_slots`).
 
 Instances are not meant to be shared between threads; a lock serialises calls for safety.
 """
@@ -43,6 +43,7 @@ from sociallearn.models.embedded import resolve_model_path
 from sociallearn.models.gguf_weights import reencoded_gguf
 from sociallearn.models.llamacpp_batch import Lanes, common_prefix
 from sociallearn.models.llamacpp_sampling import Logits, Samplers, SampleState, logprob
+from sociallearn.models.llamacpp_slots import PromptSlots
 
 _OPTIONS = (
     "n_ctx",
@@ -56,10 +57,9 @@ _OPTIONS = (
     "batch",
 )
 # Samples decode one at a time unless the model option ``batch`` asks for lanes. Lanes give
-# bit-identical samples with quantized weights (Q4_1, measured) but not with f32/f16 weights,
-# whose kernels round differently with the number of tokens in a decode; and at the default 2-4
-# samples per teacher call they gain little with Q4_1 (docs/design.md). So the reproducible path
-# is the default, and ``batch: 8`` with ``weights: f32`` is the documented fast setting.
+# bit-identical samples with Q4_1 weights but not f32/f16 (kernels round differently with the
+# tokens per decode), and gain little at 2-4 samples per call with Q4_1 (docs/design.md): the
+# reproducible path is the default; ``batch: 8`` with ``weights: f32`` is the fast setting.
 DEFAULT_BATCH = 1
 
 
@@ -104,9 +104,8 @@ class LlamaCppModel:
             setting); it changes every score, so it is part of the model id.
         weights: run a copy of the file with its weights re-encoded as ``"f32"``, ``"f16"`` or
             ``"q8_0"`` (made once, see :mod:`sociallearn.models.gguf_weights`); part of the id.
-        batch: samples of one prompt decoded together per ``llama_decode`` (see
-            :mod:`sociallearn.models.llamacpp_batch`); scoring and distinct prompts stay
-            sequential. ``1`` is the sequential path. Each sequence gets its own ``n_ctx``
+        batch: samples of one prompt decoded together per ``llama_decode`` (``1``: the
+            sequential path; :mod:`.llamacpp_batch`). Each sequence gets its own ``n_ctx``
             tokens of KV cache, so the cache takes ``batch + 1`` times the memory.
     """
 
@@ -188,6 +187,7 @@ class LlamaCppModel:
         self.decoded_tokens = 0  # tokens sent through llama_decode (for tests and benchmarks)
         self.batch = batch
         self._lanes = Lanes(self, batch) if batch > 1 else None
+        self._slots: PromptSlots | None = None  # next-token KV slots, made on first use
 
     def _lane_context(self, n_ctx: int, n_batch: int, lanes: int) -> Any:
         """A context with one KV stream of ``n_ctx`` tokens for sequence 0 and for each lane."""
@@ -238,6 +238,8 @@ class LlamaCppModel:
             if self._batch is not None:
                 self._lib.llama_batch_free(self._batch)
                 self._batch = None
+            if self._slots is not None:
+                self._slots.close()
             if self._own_ctx is not None:
                 self._lib.llama_free(self._own_ctx)
                 self._own_ctx = None
@@ -397,12 +399,10 @@ class LlamaCppModel:
             prev, prev_rows, prev_lps = cont, rows, lps
             yield req, _score(lps)
 
-    # ----------------------------------------------------------------- next-token distributions
-
     def next_token_logprobs(
         self, prompts: Sequence[str], top: int | None = None
     ) -> list[TokenDistribution]:
-        """Full next-token distributions from raw logits (see :mod:`.llamacpp_nexttoken`)."""
+        """Full next-token distributions from raw logits (:mod:`.llamacpp_nexttoken`)."""
         from sociallearn.models.llamacpp_nexttoken import next_token_logprobs
 
         return next_token_logprobs(self, prompts, top)

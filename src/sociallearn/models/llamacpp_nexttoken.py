@@ -1,10 +1,10 @@
 """Next-token distributions from the embedded llama.cpp backend (full vocabulary, raw logits).
 
 Kept apart from :mod:`sociallearn.models.llamacpp` so that module stays about scoring and
-generation; :meth:`LlamaCppModel.next_token_logprobs` delegates here. It uses the model's own KV
-bookkeeping (``_eval``), so prompts that share a prefix with what was evaluated last reuse it:
-private generation asks for the next token after a prompt that grew by one token, which costs one
-or two decoded tokens rather than a new prefill.
+generation; :meth:`LlamaCppModel.next_token_logprobs` delegates here. It evaluates in KV slots
+(:mod:`.llamacpp_slots`): each recent prompt keeps a KV sequence of its own, so private
+generation, which asks each teacher in turn for the next token after its own prompt grown by a
+token, costs one or two decoded tokens per teacher rather than a new prefill each.
 
 Token texts come from llama.cpp's ``token_to_piece`` without special tokens: end-of-generation and
 other control tokens have the empty text ``""`` (private generation stops there), and byte tokens
@@ -23,11 +23,19 @@ import numpy as np
 
 from sociallearn.errors import UserError
 from sociallearn.models.base import TokenDistribution
+from sociallearn.models.llamacpp_slots import PromptSlots
 
 if TYPE_CHECKING:
     from sociallearn.models.llamacpp import LlamaCppModel
 
 _VOCABULARIES: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def slots(model: LlamaCppModel) -> PromptSlots:
+    """The model's next-token slots, made on first use (freed by ``model.close``)."""
+    if model._slots is None:
+        model._slots = PromptSlots(model)
+    return model._slots
 
 
 def _piece(lib: Any, vocab: Any, token: int) -> bytes:
@@ -70,8 +78,7 @@ def next_token_logprobs(
                     f"context overflow: prompt of {len(tokens)} tokens leaves no room in "
                     f"n_ctx {model.n_ctx}; raise the model option n_ctx"
                 )
-            [row] = model._eval(tokens, logits_from=len(tokens) - 1)
-            x = row.astype(np.float64)
+            x = slots(model).last_logits(tokens).astype(np.float64)
             peak = float(x.max())
             lps = x - peak - float(np.log(np.exp(x - peak).sum()))
             if top is None:
