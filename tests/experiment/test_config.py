@@ -58,6 +58,12 @@ def test_fingerprint_ignores_output_location_and_grid_axes() -> None:
     # The same holds for one role's options.
     role_threads = ExperimentConfig(teacher_model_options={"n_threads": 1})
     assert a.fingerprint() == role_threads.fingerprint()
+    # Requests in flight to a server, and the order of one model's endpoints, change no result.
+    busy = ExperimentConfig(model_options={"max_connections": 8, "concurrency": 8})
+    assert a.fingerprint() == busy.fingerprint()
+    ab = ExperimentConfig(model_options={"base_url": "http://a:1/v1,http://b:2/v1"})
+    ba = ExperimentConfig(model_options={"base_url": ["http://b:2/v1", "http://a:1/v1"]})
+    assert ab.fingerprint() == ba.fingerprint() != a.fingerprint()
     student_f32 = ExperimentConfig(student_model_options={"weights": "f32"})
     assert a.fingerprint() != student_f32.fingerprint()
 

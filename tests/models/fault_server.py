@@ -224,3 +224,38 @@ class FaultServer:
                 self._send(200, json.dumps(answer).encode(), "application/json")
 
         return Handler
+
+
+class CountingServer(FaultServer):
+    """A :class:`FaultServer` whose requests take ``latency`` seconds and are counted while they
+    do: ``in_flight`` now and ``peak``, the most at once (tests of the client's request pool).
+
+    A request is counted only while it waits, before its answer is written: a client that got
+    its answer (and may send its next request) is never still counted, so ``peak`` is never more
+    than what the client really had in flight.
+    """
+
+    def __init__(self, lifetime_s: float = 180.0, latency: float = 0.1) -> None:
+        self.latency = latency
+        self.in_flight = 0
+        self.peak = 0
+        self._count_lock = threading.Lock()
+        super().__init__(lifetime_s)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        base: Any = super()._handler()
+        server = self
+
+        class CountingHandler(base):  # type: ignore[misc]  # a class made at run time
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                with server._count_lock:
+                    server.in_flight += 1
+                    server.peak = max(server.peak, server.in_flight)
+                try:
+                    time.sleep(server.latency)
+                finally:
+                    with server._count_lock:
+                        server.in_flight -= 1
+                super().do_POST()
+
+        return CountingHandler

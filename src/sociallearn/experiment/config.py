@@ -101,7 +101,8 @@ class AuditConfig(_Strict):
     )
 
 
-_RESULT_NEUTRAL_OPTIONS = ("n_threads", "verbose")
+# Options that change speed or logging, never results (requests in flight to a server included).
+_RESULT_NEUTRAL_OPTIONS = ("n_threads", "verbose", "max_connections", "concurrency")
 
 
 class ExperimentConfig(_Strict):
@@ -232,6 +233,14 @@ class ExperimentConfig(_Strict):
         for field in ("model_options", "teacher_model_options", "student_model_options"):
             for option in _RESULT_NEUTRAL_OPTIONS:
                 data[field].pop(option, None)
+            if "base_url" in data[field]:
+                # Several endpoints of one model: their order does not change results. (One URL
+                # stays as written, so earlier run directories keep their fingerprint.)
+                from sociallearn.models.endpoint_pool import parse_base_urls
+
+                endpoints = parse_base_urls(data[field]["base_url"])
+                if len(endpoints) > 1:
+                    data[field]["base_url"] = list(endpoints)
         # Fields added after the first release are hashed only when set, so run directories
         # made before they existed keep their fingerprint.
         for field in ("teacher_model_options", "student_model_options"):

@@ -22,6 +22,18 @@ JSON, an HTML page, no choices) is *never* turned into an answer: it is retried 
 same kind of backoff, up to ``max_tries`` times, and then raised as a :class:`BackendError`, so
 nothing wrong reaches the response cache or the results. No new try starts once ``retry_budget``
 seconds have passed since a request's first try.
+
+Keeping a server busy (see :mod:`sociallearn.models.endpoint_pool`): every try of every request
+takes a slot of its endpoint's process-wide pool, shared by all models and threads that use the
+same base URL and API key, so at most ``max_connections`` requests are in flight to one endpoint
+(the largest value when models set different ones). A slot is held for one try, the client's own
+transport retries and ``Retry-After`` waits included, and given back during our backoff; the
+retry budget starts with the first try, not while a request waits for a slot. ``base_url`` may
+name several endpoints serving the same model (a list, or URLs separated by commas): each request
+goes to the one with the least requests in flight, and errors name the URL that failed. Which
+endpoint answered must not change results: the user must serve the same model with the same
+weights and settings on all of them. ``concurrency`` is the older name of ``max_connections``
+and still accepted (its meaning changed from "per call" to "per endpoint, whole process").
 """
 
 from __future__ import annotations
@@ -31,7 +43,6 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sociallearn.errors import BackendError, CapabilityError, UserError
@@ -43,15 +54,24 @@ from sociallearn.models.base import (
     derive_seed,
     sample_indices,
 )
+from sociallearn.models.endpoint_pool import (
+    DEFAULT_MAX_CONNECTIONS,
+    ClientRouter,
+    Endpoint,
+    EndpointPool,
+    RoutedCall,
+    parse_base_urls,
+    slots_for,
+)
 from sociallearn.models.openai_responses import (
     UnusableResponseError,
     _chat_logprobs,
     _first_choice,
     _generated_logprobs,
-    _logprob,
     _logprob_list,
     _offsets,
     _one_line,
+    _prompt_logprobs,
     _text,
     continuation_span,
 )
@@ -88,12 +108,28 @@ def _number(name: str, value: Any, *, integer: bool = False, minimum: float = 0.
     return int(value) if integer else float(value)
 
 
+def _max_connections(max_connections: Any, concurrency: Any) -> int:
+    """``max_connections``, or ``concurrency`` (its older name); both set must agree."""
+    if concurrency is not None:
+        concurrency = _number("concurrency", concurrency, integer=True, minimum=1)
+    if max_connections is None:
+        return DEFAULT_MAX_CONNECTIONS if concurrency is None else int(concurrency)
+    limit = int(_number("max_connections", max_connections, integer=True, minimum=1))
+    if concurrency is not None and concurrency != limit:
+        raise UserError(
+            f"options concurrency={concurrency} and max_connections={limit} disagree: "
+            "concurrency is the older name of max_connections; set only max_connections"
+        )
+    return limit
+
+
 class OpenAICompatModel:
     """A model behind an OpenAI-compatible HTTP API.
 
     Args:
         name: the served model's name (``--model openai:<name>``).
-        base_url / api_key: default to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``.
+        base_url / api_key: default to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``; ``base_url``
+            may name several endpoints of one model (a list, or URLs separated by commas).
         chat: generate through chat completions (the prompt becomes one user message).
         scoring: ``"echo"`` or ``"prompt_logprobs"`` (vLLM), see the module doc.
         timeout: seconds per HTTP try.
@@ -102,7 +138,9 @@ class OpenAICompatModel:
         backoff: first delay, in seconds, before retrying an unusable response; doubles per try
             up to 8 s, with up to 25 % jitter (transport retries use the client's own delays).
         retry_budget: seconds after a request's first try in which another try may start.
-        concurrency: requests in flight at once.
+        max_connections: requests in flight per endpoint, across all models and threads of
+            the process that use it (default 64, enough to keep a vLLM server busy).
+        concurrency: the older name of ``max_connections``.
         grammar_field: request field that carries ``GenerationParams.grammar`` (``"grammar"``
             for llama.cpp servers, ``"guided_grammar"`` for vLLM); without it grammars are ignored.
         extra_body: extra fields sent with every request (e.g. ``{"repeat_penalty": 1.0}``).
@@ -113,7 +151,7 @@ class OpenAICompatModel:
         self,
         name: str,
         *,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         chat: bool = False,
         scoring: str = "echo",
@@ -121,7 +159,8 @@ class OpenAICompatModel:
         max_tries: int = 5,
         backoff: float = 0.5,
         retry_budget: float = 300.0,
-        concurrency: int = 4,
+        max_connections: int | None = None,
+        concurrency: int | None = None,
         grammar_field: str | None = None,
         extra_body: dict[str, Any] | None = None,
         client: Any = None,
@@ -136,18 +175,21 @@ class OpenAICompatModel:
         self.max_tries = _number("max_tries", max_tries, integer=True, minimum=1)
         self.backoff = _number("backoff", backoff)
         self.retry_budget = _number("retry_budget", retry_budget, minimum=0.001)
-        self.concurrency = max(1, _number("concurrency", concurrency, integer=True, minimum=1))
+        self.max_connections = _max_connections(max_connections, concurrency)
         if extra_body is not None and not isinstance(extra_body, dict):
             raise UserError(f"option extra_body: expected a mapping, got {extra_body!r}")
-        for option, value in (("base_url", base_url), ("api_key", api_key)):
-            if value is not None and not isinstance(value, str):
-                raise UserError(f"option {option}: expected a string, got {value!r}")
+        if api_key is not None and not isinstance(api_key, str):
+            raise UserError(f"option api_key: expected a string, got {api_key!r}")
         self.name = name
-        env_url = os.environ.get("OPENAI_BASE_URL")
-        self.base_url = (base_url or env_url or _DEFAULT_URL).rstrip("/")
+        self.base_urls = (
+            parse_base_urls(base_url)
+            or parse_base_urls(os.environ.get("OPENAI_BASE_URL"), source="OPENAI_BASE_URL")
+            or (_DEFAULT_URL,)
+        )
+        self.base_url = ",".join(self.base_urls)  # sorted: the model id ignores their order
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if key is None:
-            if self.base_url == _DEFAULT_URL:
+            if _DEFAULT_URL in self.base_urls:
                 raise UserError("openai backend: set OPENAI_API_KEY (or the api_key option)")
             key = "no-key"  # local servers accept any key, but the client insists on one
         self.chat = chat
@@ -155,13 +197,21 @@ class OpenAICompatModel:
         self.grammar_field = grammar_field
         self.extra_body = dict(extra_body or {})
         self._openai = _import_openai()
-        # The client retries transport failures itself, honouring Retry-After.
-        self._client = client or self._openai.OpenAI(
-            base_url=self.base_url,
-            api_key=key,
-            timeout=self.timeout,
-            max_retries=self.max_tries - 1,
-        )
+        # The client retries transport failures itself, honouring Retry-After: one per endpoint.
+        endpoints = [
+            Endpoint(
+                url,
+                client
+                or self._openai.OpenAI(
+                    base_url=url, api_key=key, timeout=self.timeout, max_retries=self.max_tries - 1
+                ),
+                slots_for(url, key),
+            )
+            for url in self.base_urls
+        ]
+        self._pool = EndpointPool(endpoints, self.max_connections)
+        # A ready client (tests) answers for every endpoint; else methods are routed per request.
+        self._client = client or ClientRouter(endpoints[0].client)
         self._echo_checked = False
 
     @property
@@ -177,35 +227,48 @@ class OpenAICompatModel:
 
     # ------------------------------------------------------------------------ transport
 
-    def _call(self, fn: Callable[..., Any], parse: Callable[[Any], T], **kwargs: Any) -> T:
-        """One request: the client's transport retries, then ours for unusable responses."""
+    def _call(
+        self, fn: Callable[..., Any] | RoutedCall, parse: Callable[[Any], T], **kwargs: Any
+    ) -> T:
+        """One request: the client's transport retries, then ours for unusable responses.
+
+        All tries go to one endpoint, each holding one of its slots (none during our backoff).
+        """
         oa = self._openai
-        first = time.monotonic()
-        deadline = first + self.retry_budget
+        endpoint = self._pool.pick()
+        url = endpoint.url
+        send = fn.on(endpoint.client) if isinstance(fn, RoutedCall) else fn
+        first = deadline = 0.0
         last: UnusableResponseError | None = None
         attempt = 0
         while True:
             attempt += 1
-            remaining = deadline - time.monotonic()
-            try:
-                return parse(fn(timeout=max(0.001, min(self.timeout, remaining)), **kwargs))
-            except UnusableResponseError as exc:
-                last = exc
-            except ValueError as exc:  # invalid JSON in a 200 response
-                last = UnusableResponseError(f"the response is not valid JSON ({_one_line(exc)})")
-            except oa.APIResponseValidationError as exc:
-                last = UnusableResponseError(
-                    f"the response does not fit the API ({_one_line(exc)})"
-                )
-            except oa.APIStatusError as exc:
-                if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
-                    raise BackendError(
-                        f"OpenAI-compatible server at {self.base_url} rejected the request "
-                        f"({exc.status_code}): {_one_line(exc)}"
-                    ) from exc
-                raise self._gave_up(f"{exc.status_code} {_one_line(exc)}", first) from exc
-            except oa.APIError as exc:  # connection errors, timeouts (after the client's retries)
-                raise self._gave_up(_one_line(exc), first) from exc
+            with endpoint.slots.hold(self.max_connections):
+                if attempt == 1:  # the budget starts with the first try, not in the queue
+                    first = time.monotonic()
+                    deadline = first + self.retry_budget
+                remaining = deadline - time.monotonic()
+                try:
+                    return parse(send(timeout=max(0.001, min(self.timeout, remaining)), **kwargs))
+                except UnusableResponseError as exc:
+                    last = exc
+                except ValueError as exc:  # invalid JSON in a 200 response
+                    last = UnusableResponseError(
+                        f"the response is not valid JSON ({_one_line(exc)})"
+                    )
+                except oa.APIResponseValidationError as exc:
+                    last = UnusableResponseError(
+                        f"the response does not fit the API ({_one_line(exc)})"
+                    )
+                except oa.APIStatusError as exc:
+                    if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
+                        raise BackendError(
+                            f"OpenAI-compatible server at {url} rejected the request "
+                            f"({exc.status_code}): {_one_line(exc)}"
+                        ) from exc
+                    raise self._gave_up(url, f"{exc.status_code} {_one_line(exc)}", first) from exc
+                except oa.APIError as exc:  # connection errors, timeouts (after client retries)
+                    raise self._gave_up(url, _one_line(exc), first) from exc
             delay = min(self.backoff * 2 ** (attempt - 1), _MAX_DELAY) * (
                 1 - 0.25 * random.random()
             )
@@ -216,23 +279,20 @@ class OpenAICompatModel:
         if last.capability is not None:
             raise CapabilityError(last.capability) from last
         raise BackendError(
-            f"OpenAI-compatible server at {self.base_url} sent {attempt} unusable "
+            f"OpenAI-compatible server at {url} sent {attempt} unusable "
             f"response{'s' if attempt > 1 else ''} in a row (last: {last}); nothing was stored "
             f"({self.retry_policy()}; raise with -O max_tries=... -O retry_budget=...)"
         ) from last
 
-    def _gave_up(self, why: str, first: float) -> BackendError:
+    def _gave_up(self, url: str, why: str, first: float) -> BackendError:
         spent = time.monotonic() - first
         return BackendError(
-            f"cannot reach OpenAI-compatible server at {self.base_url} after {self.max_tries} "
+            f"cannot reach OpenAI-compatible server at {url} after {self.max_tries} "
             f"tries in {spent:.1f}s: {why} ({self.retry_policy()}; Retry-After honoured)"
         )
 
     def _map(self, fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
-        if self.concurrency == 1 or len(items) < 2:
-            return [fn(x) for x in items]
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(fn, items))
+        return self._pool.map(fn, items)
 
     # ------------------------------------------------------------------------ generation
 
@@ -409,40 +469,9 @@ class OpenAICompatModel:
         body = {**self.extra_body, "prompt_logprobs": 0}
 
         def parse(resp: Any) -> Score:
-            choice = _first_choice(resp)
-            entries = getattr(choice, "prompt_logprobs", None)
-            extra = getattr(choice, "model_extra", None)
-            if entries is None and isinstance(extra, dict):
-                entries = extra.get("prompt_logprobs")
-            if not entries or not isinstance(entries, list):
-                raise UnusableResponseError(
-                    "no prompt_logprobs",
-                    capability=str(self._no_scoring("no prompt_logprobs in the response")),
-                )
-            values: list[float | None] = []
-            lengths: list[int | None] = []
-            for entry in entries:
-                # vLLM: None for the first token, else {token_id: {logprob, rank, decoded_token}};
-                # with prompt_logprobs=0 the only entry is the prompt token itself.
-                if entry is None:
-                    values.append(None)
-                    lengths.append(None)
-                    continue
-                if not isinstance(entry, dict) or not entry:
-                    raise UnusableResponseError(f"a prompt_logprobs entry is {entry!r}")
-                info = next(iter(entry.values()))
-                if not isinstance(info, dict):
-                    raise UnusableResponseError(f"a prompt_logprobs entry is {entry!r}")
-                values.append(_logprob(info.get("logprob")))
-                lengths.append(len(str(info.get("decoded_token") or "")))
-            # The first token's text is not given; it is whatever the others leave of the prompt.
-            known = sum(n for n in lengths if n is not None)
-            offsets: list[int] = []
-            pos = 0
-            for n in lengths:
-                offsets.append(pos)
-                pos += n if n is not None else max(0, len(prompt) - known)
-            picked = continuation_span(offsets, pos, len(req.context), len(prompt))
+            missing = str(self._no_scoring("no prompt_logprobs in the response"))
+            values, offsets, end = _prompt_logprobs(_first_choice(resp), len(prompt), missing)
+            picked = continuation_span(offsets, end, len(req.context), len(prompt))
             return self._score([values[i] for i in picked])
 
         return self._call(

@@ -118,6 +118,42 @@ def _chat_logprobs(logprobs: Any, text: str, missing: str) -> list[float]:
     return [_logprob(getattr(t, "logprob", None)) for t in content]
 
 
+def _prompt_logprobs(
+    choice: Any, prompt_len: int, missing: str
+) -> tuple[list[float | None], list[int], int]:
+    """vLLM's ``prompt_logprobs``: the prompt tokens' log-probs, start offsets and text end."""
+    entries = getattr(choice, "prompt_logprobs", None)
+    extra = getattr(choice, "model_extra", None)
+    if entries is None and isinstance(extra, dict):
+        entries = extra.get("prompt_logprobs")
+    if not entries or not isinstance(entries, list):
+        raise UnusableResponseError("no prompt_logprobs", capability=missing)
+    values: list[float | None] = []
+    lengths: list[int | None] = []
+    for entry in entries:
+        # vLLM: None for the first token, else {token_id: {logprob, rank, decoded_token}};
+        # with prompt_logprobs=0 the only entry is the prompt token itself.
+        if entry is None:
+            values.append(None)
+            lengths.append(None)
+            continue
+        if not isinstance(entry, dict) or not entry:
+            raise UnusableResponseError(f"a prompt_logprobs entry is {entry!r}")
+        info = next(iter(entry.values()))
+        if not isinstance(info, dict):
+            raise UnusableResponseError(f"a prompt_logprobs entry is {entry!r}")
+        values.append(_logprob(info.get("logprob")))
+        lengths.append(len(str(info.get("decoded_token") or "")))
+    # The first token's text is not given; it is whatever the others leave of the prompt.
+    known = sum(n for n in lengths if n is not None)
+    offsets: list[int] = []
+    pos = 0
+    for n in lengths:
+        offsets.append(pos)
+        pos += n if n is not None else max(0, prompt_len - known)
+    return values, offsets, pos
+
+
 def _one_line(exc: BaseException | None) -> str:
     text = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
     return " ".join(text.split())[:300]
