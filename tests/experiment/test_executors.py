@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from fake_runs import fake_run_config
 from sociallearn.errors import UserError
 from sociallearn.experiment.audit import run_audit
 from sociallearn.experiment.config import ExperimentConfig
@@ -33,24 +34,16 @@ from sociallearn.experiment.runner import SilentReporter, run_experiment
 from sociallearn.experiment.units import UnitKey, expand_units
 from sociallearn.experiment.workbench import Workbench
 
+# Three methods, two aggregators, two seeds: enough units to spread over workers.
+GRID: dict[str, Any] = {
+    "methods": ["zero_shot", "original_examples", "synthetic_examples"],
+    "aggregators": ["random", "voting"],
+    "seeds": [0, 1],
+}
+
 
 def _grid(out: Path, **extra: Any) -> ExperimentConfig:
-    base: dict[str, Any] = {
-        "tasks": ["sms_spam"],
-        "methods": ["zero_shot", "original_examples", "synthetic_examples"],
-        "n": [2],
-        "aggregators": ["random", "voting"],
-        "seeds": [0, 1],
-        "model": "fake",
-        "teachers": 3,
-        "silo_size": 12,
-        "heldout": 2,
-        "limit": 4,
-        "out": out,
-        "synthesis": {"constrained": False},
-    }
-    base.update(extra)
-    return ExperimentConfig.model_validate(base)
+    return fake_run_config(out, GRID, **extra)
 
 
 def _audit(out: Path) -> ExperimentConfig:

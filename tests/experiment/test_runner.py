@@ -14,32 +14,21 @@ from typing import Any
 
 import pytest
 
+from fake_runs import fake_run_config, result_rows
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import run_experiment
 
+GRID: dict[str, Any] = {
+    "methods": ["zero_shot", "original_examples", "synthetic_examples", "synthetic_instruction"],
+    "aggregators": ["random", "voting"],
+    "seeds": [0, 1],
+    "silo_size": 20,
+    "limit": 6,
+}
+
 
 def _config(out: Path, **extra: Any) -> ExperimentConfig:
-    base: dict[str, Any] = {
-        "tasks": ["sms_spam"],
-        "methods": [
-            "zero_shot",
-            "original_examples",
-            "synthetic_examples",
-            "synthetic_instruction",
-        ],
-        "n": [2],
-        "aggregators": ["random", "voting"],
-        "seeds": [0, 1],
-        "model": "fake",
-        "teachers": 3,
-        "silo_size": 20,
-        "heldout": 2,
-        "limit": 6,
-        "out": out,
-        "synthesis": {"constrained": False},
-    }
-    base.update(extra)
-    return ExperimentConfig.model_validate(base)
+    return fake_run_config(out, GRID, **extra)
 
 
 def _stable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,7 +40,7 @@ def _stable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_run_writes_results_and_transcript(tmp_path: Path) -> None:
     summary = run_experiment(_config(tmp_path / "run"))
     run_dir = tmp_path / "run"
-    rows = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    rows = result_rows(run_dir)
     assert len(rows) == summary.computed == 2 * (1 + 1 + 2 + 1)
     for row in rows:
         for field in ("task", "method", "n", "aggregator", "seed", "accuracy", "predictions"):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fake_runs import fake_run_config
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import run_experiment
 from sociallearn.models.base import GenerationParams
@@ -25,30 +26,25 @@ class RecordedRun:
     scored: set[tuple[str, str]] = field(default_factory=set)  # score mode: (context, label text)
 
 
+# The one-round methods, voted; the student is a fake model of its own name, so that its calls
+# can be told from the teachers' and recorded.
+GRID: dict[str, Any] = {
+    "methods": [
+        "zero_shot",
+        "hand_written",
+        "original_examples",
+        "synthetic_examples",
+        "synthetic_instruction",
+    ],
+    "aggregators": ["voting"],
+    "student_model": STUDENT,
+    "silo_size": 20,
+    "limit": 5,
+}
+
+
 def config(out: Path, **extra: Any) -> ExperimentConfig:
-    base: dict[str, Any] = {
-        "tasks": ["sms_spam"],
-        "methods": [
-            "zero_shot",
-            "hand_written",
-            "original_examples",
-            "synthetic_examples",
-            "synthetic_instruction",
-        ],
-        "n": [2],
-        "aggregators": ["voting"],
-        "seeds": [0],
-        "model": "fake",
-        "student_model": STUDENT,
-        "teachers": 3,
-        "silo_size": 20,
-        "heldout": 2,
-        "limit": 5,
-        "out": out,
-        "synthesis": {"constrained": False},
-    }
-    base.update(extra)
-    return ExperimentConfig.model_validate(base)
+    return fake_run_config(out, GRID, **extra)
 
 
 def recorded_run(out: Path, **extra: Any) -> RecordedRun:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sociallearn.experiment.config import ExperimentConfig
+from fake_runs import fake_run_config
 from sociallearn.experiment.runner import run_experiment
 from sociallearn.report import build_report
 from sociallearn.report.dp import dp_points
@@ -17,27 +17,17 @@ pytest.importorskip("dp_accounting", reason="the dp extra (dp-accounting) is not
 
 
 def test_privacy_utility_section(tmp_path: Path) -> None:
-    cfg = ExperimentConfig.model_validate(
-        {
-            "tasks": ["sms_spam"],
-            "aggregation": "trusted",
-            "methods": [
-                "zero_shot",
-                "synthetic_examples",
-                {"name": "private_labels", "sigma": 2.0, "shots": 2},
-                {"name": "private_labels", "sigma": 8.0, "shots": 2},
-            ],
-            "aggregators": [{"name": "dp_voting", "sigma": 2.0}, "random"],
-            "n": [2],
-            "seeds": [0, 1],
-            "model": "fake",
-            "teachers": 3,
-            "silo_size": 12,
-            "heldout": 2,
-            "limit": 4,
-            "out": tmp_path / "run",
-            "synthesis": {"constrained": False},
-        }
+    cfg = fake_run_config(
+        tmp_path / "run",
+        aggregation="trusted",
+        methods=[
+            "zero_shot",
+            "synthetic_examples",
+            {"name": "private_labels", "sigma": 2.0, "shots": 2},
+            {"name": "private_labels", "sigma": 8.0, "shots": 2},
+        ],
+        aggregators=[{"name": "dp_voting", "sigma": 2.0}, "random"],
+        seeds=[0, 1],
     )
     rows = run_experiment(cfg).run_dir_rows
     points = dp_points(rows)

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sociallearn.experiment.config import ExperimentConfig
+from fake_runs import fake_run_config
 from sociallearn.experiment.runner import run_experiment
 from sociallearn.report import build_report
 
 
 def test_feedback_rounds_are_reported(tmp_path: Path) -> None:
-    cfg = ExperimentConfig.model_validate(
-        {
-            "tasks": ["sms_spam"],
-            "methods": ["synthetic_examples", {"name": "feedback", "rounds": 2, "patience": 3}],
-            "aggregators": ["random"],
-            "n": [2],
-            "seeds": [0, 1],
-            "model": "fake",
-            "teachers": 3,
-            "silo_size": 16,
-            "heldout": 3,
-            "limit": 5,
-            "out": tmp_path / "run",
-            "synthesis": {"constrained": False},
-        }
+    cfg = fake_run_config(
+        tmp_path / "run",
+        methods=["synthetic_examples", {"name": "feedback", "rounds": 2, "patience": 3}],
+        aggregators=["random"],
+        seeds=[0, 1],
+        silo_size=16,
+        heldout=3,
+        limit=5,
     )
     rows = run_experiment(cfg).run_dir_rows
     feedback = [r for r in rows if r["method"].startswith("feedback")]

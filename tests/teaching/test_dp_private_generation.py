@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 
 pytest.importorskip("dp_accounting")
 
+from fake_runs import DP_UNIT, fake_run_config, result_rows
 from sociallearn.errors import CapabilityError, ConfigError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import run_experiment
@@ -130,26 +130,13 @@ def test_generation_task_is_refused() -> None:
 
 
 def _config(out: Path, **extra: Any) -> ExperimentConfig:
-    base: dict[str, Any] = {
-        "tasks": ["sms_spam"],
-        "methods": [{"name": "private_generation", "sigma": 0.5, "max_tokens": 6}],
-        "n": [2],
-        "aggregation": "trusted",
-        "seeds": [0],
-        "model": "fake",
-        "teachers": 3,
-        "silo_size": 10,
-        "heldout": 0,
-        "limit": 3,
-        "out": out,
-    }
-    base.update(extra)
-    return ExperimentConfig.model_validate(base)
+    method = {"name": "private_generation", "sigma": 0.5, "max_tokens": 6}
+    return fake_run_config(out, DP_UNIT, {"methods": [method]}, **extra)
 
 
 def test_a_run_row_holds_the_generation_events(tmp_path: Path) -> None:
     run_experiment(_config(tmp_path / "r"))
-    [row] = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    [row] = result_rows(tmp_path / "r")
     privacy = row["privacy"]
     assert privacy["covers"] == ["generation"]
     ledger = PrivacyLedger.from_list(privacy["events"])
@@ -196,7 +183,7 @@ def test_private_generation_unit_on_the_embedded_model(tmp_path: Path) -> None:
         limit=2,
     )
     run_experiment(config)
-    [row] = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    [row] = result_rows(tmp_path / "r")
     assert row["privacy"]["covers"] == ["generation"]
     assert 1 <= row["privacy"]["releases"] <= 4 * 3
     assert row["privacy"]["epsilon"] > 0

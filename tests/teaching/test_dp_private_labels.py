@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("dp_accounting")
 
+from fake_runs import DP_UNIT, fake_run_config, result_rows
 from sociallearn.errors import ConfigError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import run_experiment
@@ -113,26 +114,13 @@ def test_template_parts_split_fields_and_literals() -> None:
 
 
 def _config(out: Path, **extra: Any) -> ExperimentConfig:
-    base: dict[str, Any] = {
-        "tasks": ["sms_spam"],
-        "methods": [{"name": "private_labels", "sigma": 2.0}],
-        "n": [2],
-        "aggregation": "trusted",
-        "seeds": [0],
-        "model": "fake",
-        "teachers": 3,
-        "silo_size": 10,
-        "heldout": 0,
-        "limit": 3,
-        "out": out,
-    }
-    base.update(extra)
-    return ExperimentConfig.model_validate(base)
+    method = {"name": "private_labels", "sigma": 2.0}
+    return fake_run_config(out, DP_UNIT, {"methods": [method]}, **extra)
 
 
 def test_a_run_row_holds_the_label_events(tmp_path: Path) -> None:
     run_experiment(_config(tmp_path / "r"))
-    [row] = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    [row] = result_rows(tmp_path / "r")
     assert row["privacy"]["covers"] == ["labels"]
     assert row["privacy"]["releases"] >= row["n_examples_taught"]
     assert row["private_examples_in_prompt"] == 0

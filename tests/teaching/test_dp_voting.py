@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("dp_accounting")
 
+from fake_runs import fake_run_config, result_rows
 from sociallearn.errors import ConfigError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import run_experiment
@@ -25,35 +26,21 @@ from sociallearn.teaching.rounds import MethodContext, run_rounds
 from sociallearn.teaching.teacher import Teacher
 from sociallearn.teaching.transcript import STUDENT, Transcript
 
+GRID: dict[str, Any] = {
+    "methods": ["synthetic_examples"],
+    "aggregators": [{"name": "dp_voting", "sigma": 4.0}],
+    "aggregation": "trusted",
+}
+
 
 def _config(out: Path, **extra: Any) -> ExperimentConfig:
-    base: dict[str, Any] = {
-        "tasks": ["sms_spam"],
-        "methods": ["synthetic_examples"],
-        "n": [2],
-        "aggregators": [{"name": "dp_voting", "sigma": 4.0}],
-        "aggregation": "trusted",
-        "seeds": [0],
-        "model": "fake",
-        "teachers": 3,
-        "silo_size": 12,
-        "heldout": 2,
-        "limit": 4,
-        "out": out,
-        "synthesis": {"constrained": False},
-    }
-    base.update(extra)
-    return ExperimentConfig.model_validate(base)
-
-
-def _rows(run: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    return fake_run_config(out, GRID, **extra)
 
 
 def test_dp_voting_row_stores_the_event_log_and_survives_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run_experiment(_config(run))
-    [row] = _rows(run)
+    [row] = result_rows(run)
     privacy = row["privacy"]
     assert privacy["covers"] == ["selection"]
     events = PrivacyLedger.from_list(privacy["events"])
@@ -68,7 +55,7 @@ def test_dp_voting_row_stores_the_event_log_and_survives_resume(tmp_path: Path) 
     # Resume: the finished unit is not recomputed and its log reads back the same.
     again = run_experiment(_config(run))
     assert again.computed == 0
-    assert _rows(run)[0]["privacy"] == privacy
+    assert result_rows(run)[0]["privacy"] == privacy
 
 
 def test_dp_voting_needs_trusted_aggregation(tmp_path: Path) -> None:

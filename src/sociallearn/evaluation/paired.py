@@ -36,13 +36,13 @@ from sociallearn.evaluation.stats import (
     ConfidenceInterval,
     PermutationResult,
     compare,
+    permutation_p_value,
 )
 
 TestKind = Literal["paired", "pooled"]
 Outcome = Callable[[Mapping[str, Any]], float | None]
 """Maps one per-item prediction record to its outcome (None: leave the item out)."""
 
-_PERMUTATION_BATCH = 500
 _BOOTSTRAP_BATCH = 500
 
 
@@ -145,8 +145,6 @@ def paired_permutation_test(
     the observed difference ("greater" when the method's mean is at least the baseline's). When
     no pair differs, the null distribution is the single point 0 and p is 1.
     """
-    from scipy import stats
-
     base = np.asarray(baseline, dtype=np.float64)
     meth = np.asarray(method, dtype=np.float64)
     if base.ndim != 1 or base.shape != meth.shape:
@@ -176,18 +174,12 @@ def paired_permutation_test(
         diff: npt.NDArray[np.float64] = np.sum(x - y, axis=axis) / total
         return diff
 
-    result = stats.permutation_test(
-        (meth[discordant], base[discordant]),
-        mean_difference,
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=n_resamples,
-        batch=_PERMUTATION_BATCH,
-        alternative=alternative,
-        rng=np.random.default_rng(seed),
+    swappable = (meth[discordant], base[discordant])
+    p_value = permutation_p_value(
+        swappable, mean_difference, "samples", alternative, n_resamples, seed
     )
     return PermutationResult(
-        p_value=float(result.pvalue),
+        p_value=p_value,
         observed_diff=observed,
         alternative=alternative,
         n_baseline=total,

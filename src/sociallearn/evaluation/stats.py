@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -134,6 +134,31 @@ def _difference_of_means(
     return diff
 
 
+def permutation_p_value(
+    samples: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    statistic: Callable[..., npt.NDArray[np.float64]],
+    permutation_type: Literal["independent", "samples"],
+    alternative: Alternative,
+    n_resamples: int,
+    seed: int,
+) -> float:
+    """scipy's permutation test of a vectorized ``statistic``, batched and seeded as every test
+    of this package is."""
+    from scipy import stats
+
+    result = stats.permutation_test(
+        samples,
+        statistic,
+        permutation_type=permutation_type,
+        vectorized=True,
+        n_resamples=n_resamples,
+        batch=_PERMUTATION_BATCH,
+        alternative=alternative,
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.pvalue)
+
+
 def permutation_test(
     baseline: Outcomes,
     method: Outcomes,
@@ -149,8 +174,6 @@ def permutation_test(
     is a little above 0.5 because the null puts mass on 0 itself; when every outcome is the same,
     p is 1.
     """
-    from scipy import stats
-
     base = _as_float_array(baseline, "baseline")
     meth = _as_float_array(method, "method")
     if base.size == 0 or meth.size == 0:
@@ -159,19 +182,12 @@ def permutation_test(
         raise ValueError("n_resamples must be at least 1")
     observed = float(meth.mean() - base.mean())
     alternative: Alternative = "greater" if observed >= 0 else "less"
-    result = stats.permutation_test(
-        (meth, base),
-        _difference_of_means,
-        permutation_type="independent",
-        vectorized=True,
-        n_resamples=n_resamples,
-        batch=_PERMUTATION_BATCH,
-        alternative=alternative,
-        rng=np.random.default_rng(seed),
+    p_value = permutation_p_value(
+        (meth, base), _difference_of_means, "independent", alternative, n_resamples, seed
     )
     n_splits = math.comb(base.size + meth.size, base.size)
     return PermutationResult(
-        p_value=float(result.pvalue),
+        p_value=p_value,
         observed_diff=observed,
         alternative=alternative,
         n_baseline=int(base.size),

@@ -17,6 +17,7 @@ from sociallearn.report.summary import GroupKey
 from sociallearn.report.tables import Table
 
 Verdict = Literal["held", "not held", "not tested"]
+KeyPair = tuple[GroupKey, GroupKey]  # (baseline, method) cells of one task, compared in a claim
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class Finding:
     evidence: str  # one sentence
     model: str
     table: Table | None
+
+
+def untested(claim: PaperClaim, why: str) -> Finding:
+    """The finding of a claim the run lacks the cells for: no model, no table."""
+    return Finding(claim, "not tested", why, "–", None)
 
 
 def pct(value: float) -> str:
@@ -45,6 +51,16 @@ def ci_text(comparison: Comparison) -> str:
 def p_text_of(comparison: Comparison) -> str:
     mark = "†" if comparison.fallback else ""
     return format_p(comparison.p_value) + mark
+
+
+def effect_columns(effect: str) -> tuple[str, ...]:
+    """The header of the cells :func:`effect_cells` fills, the effect column named ``effect``."""
+    return (effect, "95% CI", "p", "p Holm")
+
+
+def effect_cells(comparison: Comparison, p_holm: float) -> tuple[str, ...]:
+    """A comparison's effect, CI, raw p and Holm-corrected p, as a claim table shows them."""
+    return (points(comparison.diff), ci_text(comparison), p_text_of(comparison), format_p(p_holm))
 
 
 def models_text(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -95,7 +111,7 @@ class ClaimContext:
                     return key
         return None
 
-    def tested(self, pairs: list[tuple[GroupKey, GroupKey]]) -> list[tuple[Comparison, float]]:
+    def tested(self, pairs: list[KeyPair]) -> list[tuple[Comparison, float]]:
         """Paired tests with CIs, Holm-corrected over this claim's comparisons."""
         comparisons = [self.analysis.compare(b, m, ci=True) for b, m in pairs]
         corrected = holm([c.p_value for c in comparisons])
@@ -103,11 +119,15 @@ class ClaimContext:
             (c, math.nan if p is None else p) for c, p in zip(comparisons, corrected, strict=True)
         ]
 
-    def pooled(self, pair: tuple[GroupKey, GroupKey]) -> str:
+    def pooled(self, pair: KeyPair) -> str:
         return format_p(self.analysis.compare(*pair, test="pooled").p_value)
 
     def rows_of(self, keys: Iterable[GroupKey]) -> list[Mapping[str, Any]]:
         return [row for key in keys for row in self.analysis.groups.get(key, [])]
+
+    def models_of(self, pairs: Iterable[KeyPair]) -> str:
+        """The models recorded in the rows of the compared cells."""
+        return models_text(self.rows_of(key for pair in pairs for key in pair))
 
     def mean(self, key: GroupKey) -> str:
         return pct(self.analysis.summaries[key].mean)

@@ -4,7 +4,7 @@ verdict, one-line evidence and a table of the evidence per task."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,13 +14,13 @@ from sociallearn.report.analysis import format_p
 from sociallearn.report.claim_context import (
     ClaimContext,
     Finding,
+    KeyPair,
     Verdict,
-    ci_text,
+    effect_cells,
+    effect_columns,
     majority,
-    models_text,
-    p_text_of,
     pct,
-    points,
+    untested,
 )
 from sociallearn.report.reference import (
     GENERATED,
@@ -38,22 +38,33 @@ SPAM_TASKS = ("sms_spam", "sms_spam_class")
 SPAM_MIN_N = 8  # the paper's G < O on spam is at n = 8 and 16
 
 
+def _pairs_by_task(
+    tasks: Iterable[str], pair_of: Callable[[str], KeyPair | None]
+) -> tuple[list[str], list[KeyPair]]:
+    """The tasks that have the claim's two cells, and those cells, in the same order."""
+    kept: list[str] = []
+    pairs: list[KeyPair] = []
+    for task in tasks:
+        pair = pair_of(task)
+        if pair is not None:
+            kept.append(task)
+            pairs.append(pair)
+    return kept, pairs
+
+
+def _og_pair(ctx: ClaimContext, task: str, n: int) -> KeyPair | None:
+    """Original examples and generated ones (random aggregator, as in the paper) at ``n``."""
+    generated = ctx.cell(task, GENERATED, n, ("random", None))
+    original = ctx.cell(task, ORIGINAL, n, (None, "random", "voting"))
+    if generated is None or original is None:
+        return None
+    return original, generated
+
+
 def check_og_16(ctx: ClaimContext, claim: PaperClaim) -> Finding:
-    pairs, tasks = [], []
-    for task in ctx.tasks():
-        generated = ctx.cell(task, GENERATED, CLAIM_N, ("random", None))
-        original = ctx.cell(task, ORIGINAL, CLAIM_N, (None, "random", "voting"))
-        if generated is not None and original is not None:
-            pairs.append((original, generated))
-            tasks.append(task)
+    tasks, pairs = _pairs_by_task(ctx.tasks(), lambda task: _og_pair(ctx, task, CLAIM_N))
     if not pairs:
-        return Finding(
-            claim,
-            "not tested",
-            f"no task has both O and G (random) at n = {CLAIM_N}",
-            "–",
-            None,
-        )
+        return untested(claim, f"no task has both O and G (random) at n = {CLAIM_N}")
     # Equal accuracy says nothing where the student learns nothing from original examples
     # (both at the floor, say): such tasks are shown but left out of the count and the family.
     informative = [
@@ -88,10 +99,7 @@ def check_og_16(ctx: ClaimContext, claim: PaperClaim) -> Finding:
                     paper,
                     ctx.mean(pair[0]),
                     ctx.mean(pair[1]),
-                    points(comparison.diff),
-                    ci_text(comparison),
-                    p_text_of(comparison),
-                    format_p(p_holm),
+                    *effect_cells(comparison, p_holm),
                     ctx.pooled(pair),
                     reading,
                 )
@@ -117,10 +125,7 @@ def check_og_16(ctx: ClaimContext, claim: PaperClaim) -> Finding:
             "paper O / G (p)",
             "O",
             "G",
-            "G − O",
-            "95% CI",
-            "p",
-            "p Holm",
+            *effect_columns("G − O"),
             "p pooled",
             "ours",
         ),
@@ -134,9 +139,7 @@ def check_og_16(ctx: ClaimContext, claim: PaperClaim) -> Finding:
             f"read the CI's width."
         ),
     )
-    return Finding(
-        claim, verdict, evidence, models_text(ctx.rows_of(k for p in pairs for k in p)), table
-    )
+    return Finding(claim, verdict, evidence, ctx.models_of(pairs), table)
 
 
 def _examples_help(ctx: ClaimContext, task: str, original: GroupKey) -> bool:
@@ -160,22 +163,18 @@ def _instruction_key(ctx: ClaimContext, task: str) -> GroupKey | None:
     return sorted(keys, key=rank)[0]
 
 
+def _instruction_pair(ctx: ClaimContext, task: str) -> KeyPair | None:
+    zero = ctx.analysis.first(task, ZERO_SHOT)
+    instruction = _instruction_key(ctx, task)
+    if zero is None or instruction is None:
+        return None
+    return zero, instruction
+
+
 def check_instruction(ctx: ClaimContext, claim: PaperClaim) -> Finding:
-    pairs, tasks = [], []
-    for task in ctx.tasks():
-        zero = ctx.analysis.first(task, ZERO_SHOT)
-        instruction = _instruction_key(ctx, task)
-        if zero is not None and instruction is not None:
-            pairs.append((zero, instruction))
-            tasks.append(task)
+    tasks, pairs = _pairs_by_task(ctx.tasks(), lambda task: _instruction_pair(ctx, task))
     if not pairs:
-        return Finding(
-            claim,
-            "not tested",
-            "no task has both zero-shot and a generated instruction",
-            "–",
-            None,
-        )
+        return untested(claim, "no task has both zero-shot and a generated instruction")
     rows, beats = [], 0
     for task, pair, (comparison, p_holm) in zip(tasks, pairs, ctx.tested(pairs), strict=True):
         zero_ref = ctx.paper.cell("table9", task, ZERO_SHOT)
@@ -193,10 +192,7 @@ def check_instruction(ctx: ClaimContext, claim: PaperClaim) -> Finding:
                     paper,
                     ctx.mean(pair[0]),
                     f"{ctx.mean(pair[1])} (n = {pair[1][2]})",
-                    points(comparison.diff),
-                    ci_text(comparison),
-                    p_text_of(comparison),
-                    format_p(p_holm),
+                    *effect_cells(comparison, p_holm),
                     ctx.pooled(pair),
                     "beats" if wins else "does not beat",
                 )
@@ -210,10 +206,7 @@ def check_instruction(ctx: ClaimContext, claim: PaperClaim) -> Finding:
             "paper instr. vs zero-shot",
             "zero-shot",
             "instruction",
-            "effect",
-            "95% CI",
-            "p",
-            "p Holm",
+            *effect_columns("effect"),
             "p pooled",
             "ours",
         ),
@@ -225,37 +218,27 @@ def check_instruction(ctx: ClaimContext, claim: PaperClaim) -> Finding:
         ),
     )
     evidence = f"the instruction beats zero-shot on {beats} of {len(tasks)} tasks"
-    return Finding(
-        claim, verdict, evidence, models_text(ctx.rows_of(k for p in pairs for k in p)), table
+    return Finding(claim, verdict, evidence, ctx.models_of(pairs), table)
+
+
+def _spam_pair(ctx: ClaimContext, task: str) -> KeyPair | None:
+    """O and G at the largest n ≥ :data:`SPAM_MIN_N` that both were run at."""
+    if task not in ctx.analysis.tasks():
+        return None
+    ns = sorted(
+        {k[2] for k in ctx.analysis.keys(task, GENERATED) if k[3] in ("random", None)}
+        & {k[2] for k in ctx.analysis.keys(task, ORIGINAL)}
     )
+    usable = [n for n in ns if n >= SPAM_MIN_N]
+    if not usable:
+        return None
+    return _og_pair(ctx, task, usable[-1])
 
 
 def check_spam(ctx: ClaimContext, claim: PaperClaim) -> Finding:
-    pairs, tasks = [], []
-    for task in SPAM_TASKS:
-        if task not in ctx.analysis.tasks():
-            continue
-        ns = sorted(
-            {k[2] for k in ctx.analysis.keys(task, GENERATED) if k[3] in ("random", None)}
-            & {k[2] for k in ctx.analysis.keys(task, ORIGINAL)}
-        )
-        usable = [n for n in ns if n >= SPAM_MIN_N]
-        if not usable:
-            continue
-        n = usable[-1]
-        generated = ctx.cell(task, GENERATED, n, ("random", None))
-        original = ctx.cell(task, ORIGINAL, n, (None, "random", "voting"))
-        if generated is not None and original is not None:
-            pairs.append((original, generated))
-            tasks.append(task)
+    tasks, pairs = _pairs_by_task(SPAM_TASKS, lambda task: _spam_pair(ctx, task))
     if not pairs:
-        return Finding(
-            claim,
-            "not tested",
-            f"no SMS spam task has O and G (random) at n ≥ {SPAM_MIN_N}",
-            "–",
-            None,
-        )
+        return untested(claim, f"no SMS spam task has O and G (random) at n ≥ {SPAM_MIN_N}")
     rows, verdicts = [], []
     for task, pair, (comparison, p_holm) in zip(tasks, pairs, ctx.tested(pairs), strict=True):
         n = pair[1][2]
@@ -289,10 +272,7 @@ def check_spam(ctx: ClaimContext, claim: PaperClaim) -> Finding:
                     paper,
                     ctx.mean(pair[0]),
                     ctx.mean(pair[1]),
-                    points(comparison.diff),
-                    ci_text(comparison),
-                    p_text_of(comparison),
-                    format_p(p_holm),
+                    *effect_cells(comparison, p_holm),
                     "–"
                     if bias is None
                     else f"{pct(bias.share_o)} / {pct(bias.share_g)} / {pct(bias.gold)}",
@@ -316,10 +296,7 @@ def check_spam(ctx: ClaimContext, claim: PaperClaim) -> Finding:
             "paper O / G",
             "O",
             "G",
-            "G − O",
-            "95% CI",
-            "p",
-            "p Holm",
+            *effect_columns("G − O"),
             "'not spam' answers O / G / gold %",
             "p (bias)",
             "ours",
@@ -334,9 +311,7 @@ def check_spam(ctx: ClaimContext, claim: PaperClaim) -> Finding:
         ),
     )
     evidence = "; ".join(f"{row.cells[0]}: {row.cells[-1]}" for row in rows)
-    return Finding(
-        claim, verdict, evidence, models_text(ctx.rows_of(k for p in pairs for k in p)), table
-    )
+    return Finding(claim, verdict, evidence, ctx.models_of(pairs), table)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,13 @@ from typing import Any
 from sociallearn.evaluation.stats import rank_below_chance_p
 from sociallearn.paper import PaperClaim, PaperResults
 from sociallearn.report.analysis import Analysis, format_p
-from sociallearn.report.claim_context import ClaimContext, Finding, Verdict, models_text
+from sociallearn.report.claim_context import (
+    ClaimContext,
+    Finding,
+    Verdict,
+    models_text,
+    untested,
+)
 from sociallearn.report.claims import check_instruction, check_og_16, check_spam
 from sociallearn.report.privacy import CanaryGroup, uniform_mean_rank
 from sociallearn.report.reference import GENERATED, ORIGINAL
@@ -36,9 +42,7 @@ class Findings:
 def check_canary(ctx: ClaimContext, claim: PaperClaim) -> Finding:
     audited = [g for g in ctx.canaries if g.method in (GENERATED, ORIGINAL)]
     if not audited:
-        return Finding(
-            claim, "not tested", "no canary audit of generated or original examples", "–", None
-        )
+        return untested(claim, "no canary audit of generated or original examples")
     rows: list[TableRow] = []
     parts: dict[str, list[bool]] = {GENERATED: [], ORIGINAL: []}
     for group in audited:

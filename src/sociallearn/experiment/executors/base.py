@@ -12,6 +12,8 @@ import json
 import os
 import platform
 import traceback
+from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +90,67 @@ class Executor(Protocol):
         """Run every job once (resubmitting after a lost worker); ``local_bench`` is the
         driver's own workbench, which in-process executors reuse."""
         ...
+
+
+class PoolExecutor(ABC):
+    """An executor with a pool of workers that each run one job at a time (processes, Ray)."""
+
+    retries: int  # times a job (or a worker's start) may be lost before the run fails
+
+    def run(
+        self,
+        config: ExperimentConfig,
+        jobs: Sequence[Job],
+        events: JobEvents,
+        local_bench: Workbench,
+    ) -> None:
+        if not jobs:
+            return  # start no workers for nothing
+        self.run_queue(config, JobQueue(jobs, events, self.retries), local_bench)
+
+    @abstractmethod
+    def run_queue(self, config: ExperimentConfig, jobs: JobQueue, local_bench: Workbench) -> None:
+        """Run every job of ``jobs`` (at least one) on a pool of workers."""
+
+
+class JobQueue:
+    """The jobs of a pool executor's run: dealt longest first, each result reported once, and a
+    job whose worker died put back at the front a bounded number of times."""
+
+    def __init__(self, jobs: Sequence[Job], events: JobEvents, retries: int) -> None:
+        # Longest first: the last jobs to start are short, so workers finish close together.
+        self.pending = deque(sorted(jobs, key=lambda j: -j.cost))
+        self.total = len(jobs)
+        self.events = events
+        self.retries = retries
+        self.finished: set[str] = set()
+        self.lost: dict[str, int] = {}  # job key -> workers lost while running it
+        self.start_deaths = 0  # workers lost before they could take a job
+
+    def all_finished(self) -> bool:
+        return len(self.finished) >= self.total
+
+    def finish(self, result: JobResult) -> None:
+        # Once per job: a job resubmitted after its worker was given up for lost may finish twice.
+        if result.job.key not in self.finished:
+            self.finished.add(result.job.key)
+            self.events.finished(result)
+
+    def put_back(self, job: Job, lost: str, cause: str) -> None:
+        """``job``'s worker died: run the job next on another, or fail once that has happened
+        more than ``retries`` times ("its ``lost`` N times (``cause``)")."""
+        times = self.lost[job.key] = self.lost.get(job.key, 0) + 1
+        if times > self.retries:
+            raise WorkerLostError(
+                f"unit {job.key}: its {lost} {times} times ({cause}); not retried again"
+            )
+        self.pending.appendleft(job)
+
+    def start_died(self, refusal: str) -> None:
+        """A worker died while starting: raise ``refusal`` after more than ``retries`` such."""
+        self.start_deaths += 1
+        if self.start_deaths > self.retries:
+            raise WorkerLostError(refusal)
 
 
 class JobError(RuntimeError):

@@ -12,16 +12,14 @@ import contextlib
 import pickle
 import queue
 import time
-from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sociallearn.experiment.executors.base import (
     Job,
-    JobEvents,
+    JobQueue,
     JobResult,
-    WorkerLostError,
+    PoolExecutor,
     execute_job,
     format_traceback,
     job_failure,
@@ -119,7 +117,7 @@ class _Worker:
     job: Job | None = None
 
 
-class ProcessExecutor:
+class ProcessExecutor(PoolExecutor):
     """``workers`` processes with ``threads`` llama.cpp threads each."""
 
     def __init__(self, workers: int, threads: int, retries: int = 1) -> None:
@@ -131,31 +129,21 @@ class ProcessExecutor:
     def label(self) -> str:
         return f"processes x{self.workers} ({self.threads} thread(s) each)"
 
-    def run(
-        self,
-        config: ExperimentConfig,
-        jobs: Sequence[Job],
-        events: JobEvents,
-        local_bench: Workbench,
-    ) -> None:
-        if not jobs:
-            return
-        _Pool(self, config, events).run(jobs)
+    def run_queue(self, config: ExperimentConfig, jobs: JobQueue, local_bench: Workbench) -> None:
+        _Pool(self, config, jobs).run()
 
 
 class _Pool:
-    def __init__(self, spec: ProcessExecutor, config: ExperimentConfig, events: JobEvents) -> None:
+    def __init__(self, spec: ProcessExecutor, config: ExperimentConfig, jobs: JobQueue) -> None:
         import multiprocessing
 
         self.spec = spec
         self.config = config
-        self.events = events
+        self.jobs = jobs
         self.ctx = multiprocessing.get_context("spawn")
         self.outbox: Queue[tuple[str, int, Any]] = self.ctx.Queue()
         self.workers: dict[int, _Worker] = {}
         self.next_wid = 0
-        self.lost: dict[str, int] = {}  # job key -> workers lost while running it
-        self.setup_deaths = 0
 
     def _start_worker(self) -> None:
         wid, self.next_wid = self.next_wid, self.next_wid + 1
@@ -169,23 +157,21 @@ class _Pool:
         process.start()
         self.workers[wid] = _Worker(wid, process, inbox)
 
-    def run(self, jobs: Sequence[Job]) -> None:
-        # Longest first: the last jobs to start are short, so workers finish close together.
-        pending = deque(sorted(jobs, key=lambda j: -j.cost))
-        finished: set[str] = set()
+    def run(self) -> None:
+        pending = self.jobs.pending
         last_reap = time.monotonic()
         try:
             for _ in range(min(self.spec.workers, len(pending))):
                 self._start_worker()
-            while len(finished) < len(jobs):
+            while not self.jobs.all_finished():
                 for worker in self.workers.values():
                     if worker.ready and worker.job is None and pending:
                         worker.job = pending.popleft()
                         worker.inbox.put(worker.job)
-                        self.events.started(worker.job)
+                        self.jobs.events.started(worker.job)
                 if time.monotonic() - last_reap >= _POLL_S:
                     # Also while messages keep coming (progress from busy workers).
-                    self._reap(pending)
+                    self._reap()
                     last_reap = time.monotonic()
                 try:
                     kind, wid, payload = self.outbox.get(timeout=_POLL_S)
@@ -194,21 +180,19 @@ class _Pool:
                 sender = self.workers.get(wid)
                 if sender is None:
                     continue  # a message from a worker already written off
-                self._handle(sender, kind, payload, finished)
+                self._handle(sender, kind, payload)
         finally:
             self._stop()
 
-    def _handle(self, worker: _Worker, kind: str, payload: Any, finished: set[str]) -> None:
+    def _handle(self, worker: _Worker, kind: str, payload: Any) -> None:
         if kind == "ready":
             worker.ready = True
         elif kind == "items" and worker.job is not None:
-            self.events.items_done(worker.job, int(payload))
+            self.jobs.events.items_done(worker.job, int(payload))
         elif kind == "done":
             result: JobResult = payload
             worker.job = None
-            if result.job.key not in finished:
-                finished.add(result.job.key)
-                self.events.finished(result)
+            self.jobs.finish(result)
         elif kind == "failed" and worker.job is not None:
             error, trace = _unpack(payload)
             raise job_failure(worker.job, error, trace)
@@ -216,7 +200,7 @@ class _Pool:
             error, trace = _unpack(payload)
             raise _setup_failure(error, trace)
 
-    def _reap(self, pending: deque[Job]) -> None:
+    def _reap(self) -> None:
         """Replace dead workers; their job goes back to the front of the queue, a bounded number
         of times."""
         for wid, worker in list(self.workers.items()):
@@ -229,20 +213,14 @@ class _Pool:
             job = worker.job
             if job is None:
                 # Died while building its models (e.g. out of memory loading a model).
-                self.setup_deaths += 1
-                if self.setup_deaths > self.spec.retries:
-                    raise WorkerLostError(
-                        f"worker processes died while loading models (exit code {code}); "
-                        "check memory, or lower --workers"
-                    )
+                self.jobs.start_died(
+                    f"worker processes died while loading models (exit code {code}); "
+                    "check memory, or lower --workers"
+                )
             else:
-                self.lost[job.key] = self.lost.get(job.key, 0) + 1
-                if self.lost[job.key] > self.spec.retries:
-                    raise WorkerLostError(
-                        f"unit {job.key}: its worker died {self.lost[job.key]} times "
-                        f"(last exit code {code}: out of memory or a crash); not retried again"
-                    )
-                pending.appendleft(job)
+                self.jobs.put_back(
+                    job, "worker died", f"last exit code {code}: out of memory or a crash"
+                )
             self._start_worker()
 
     def _stop(self) -> None:

@@ -18,7 +18,6 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,8 +27,9 @@ from sociallearn.experiment.executors.base import (
     FAULT_ENV,
     Identity,
     Job,
-    JobEvents,
+    JobQueue,
     JobResult,
+    PoolExecutor,
     WorkerLostError,
     execute_job,
     identity,
@@ -79,7 +79,7 @@ class _Actor:
     job_ref: Any = None
 
 
-class RayExecutor:
+class RayExecutor(PoolExecutor):
     """``workers`` actors (default: as many as the cluster's CPUs allow), each with ``num_cpus``
     CPUs (llama.cpp threads), ``memory`` bytes and ``num_gpus`` GPUs reserved."""
 
@@ -109,15 +109,7 @@ class RayExecutor:
         actors = f"x{n} actors" if n else "actors for every free CPU"
         return f"ray {actors} at {where} ({self.num_cpus:g} CPU each)"
 
-    def run(
-        self,
-        config: ExperimentConfig,
-        jobs: Sequence[Job],
-        events: JobEvents,
-        local_bench: Workbench,
-    ) -> None:
-        if not jobs:
-            return
+    def run_queue(self, config: ExperimentConfig, jobs: JobQueue, local_bench: Workbench) -> None:
         ray = _import_ray()
         started_here = False
         if not ray.is_initialized():
@@ -125,7 +117,7 @@ class RayExecutor:
             started_here = True
         try:
             driver = identity(config, local_bench)
-            _RayPool(self, ray, config, driver, events).run(jobs)
+            _RayPool(self, ray, config, driver, jobs).run()
         finally:
             if started_here:
                 ray.shutdown()
@@ -167,16 +159,14 @@ class _RayPool:
         ray: Any,
         config: ExperimentConfig,
         driver: Identity,
-        events: JobEvents,
+        jobs: JobQueue,
     ) -> None:
         self.spec = spec
         self.ray = ray
         self.config = config
         self.driver = driver
-        self.events = events
+        self.jobs = jobs
         self.actors: list[_Actor] = []
-        self.lost: dict[str, int] = {}
-        self.start_deaths = 0
         threads = max(1, math.ceil(spec.num_cpus))
         options: dict[str, Any] = {
             "num_cpus": spec.num_cpus,
@@ -207,22 +197,19 @@ class _RayPool:
         handle = self.actor_class.remote(self.config, self.threads)
         self.actors.append(_Actor(handle, handle.setup.remote(), time.monotonic()))
 
-    def run(self, jobs: Sequence[Job]) -> None:
-        from collections import deque
-
-        pending = deque(sorted(jobs, key=lambda j: -j.cost))
-        finished: set[str] = set()
-        size = self._pool_size(len(jobs))
+    def run(self) -> None:
+        pending = self.jobs.pending
+        size = self._pool_size(self.jobs.total)
         self.spec._used = size
         try:
             for _ in range(size):
                 self._start_actor()
-            while len(finished) < len(jobs):
+            while not self.jobs.all_finished():
                 for actor in self.actors:
                     if actor.ready_ref is None and actor.job is None and pending:
                         actor.job = pending.popleft()
                         actor.job_ref = actor.handle.run.remote(actor.job)
-                        self.events.started(actor.job)
+                        self.jobs.events.started(actor.job)
                 refs = [
                     a.ready_ref if a.ready_ref is not None else a.job_ref
                     for a in self.actors
@@ -236,23 +223,22 @@ class _RayPool:
                     )
                 done, _ = self.ray.wait(refs, num_returns=1, timeout=1.0)
                 if not done:
-                    self._check_start_timeouts(pending)
+                    self._check_start_timeouts()
                     continue
                 ref = done[0]
                 # ray.wait may hand back equal refs, not the same objects: compare by value.
                 actor = next(a for a in self.actors if ref in _refs(a))
                 if actor.ready_ref is not None and ref == actor.ready_ref:
-                    self._on_ready(actor, ref, pending)
+                    self._on_ready(actor, ref)
                 else:
-                    result = self._on_result(actor, ref, pending)
-                    if result is not None and result.job.key not in finished:
-                        finished.add(result.job.key)
-                        self.events.finished(result)
+                    result = self._on_result(actor, ref)
+                    if result is not None:
+                        self.jobs.finish(result)
         finally:
             for actor in self.actors:
                 self.ray.kill(actor.handle, no_restart=True)
 
-    def _on_ready(self, actor: _Actor, ref: Any, pending: Any) -> None:
+    def _on_ready(self, actor: _Actor, ref: Any) -> None:
         ray = self.ray
         try:
             worker: Identity = ray.get(ref)
@@ -262,14 +248,14 @@ class _RayPool:
                 f"a Ray worker could not start: {type(cause).__name__}: {cause}"
             ) from None
         except ray.exceptions.RayError:
-            self._replace(actor, None, pending, "died while starting")
+            self._replace(actor, None, "died while starting")
             return
         problem = worker.mismatch(self.driver)
         if problem:
             raise UserError(f"Ray worker on node {worker.node} refused: {problem}")
         actor.ready_ref = None
 
-    def _on_result(self, actor: _Actor, ref: Any, pending: Any) -> JobResult | None:
+    def _on_result(self, actor: _Actor, ref: Any) -> JobResult | None:
         ray = self.ray
         job = actor.job
         assert job is not None
@@ -279,32 +265,27 @@ class _RayPool:
             cause = error.cause if isinstance(error.cause, BaseException) else error
             raise job_failure(job, cause, str(error)) from None
         except ray.exceptions.RayError as error:
-            self._replace(actor, job, pending, type(error).__name__)
+            self._replace(actor, job, type(error).__name__)
             return None
         actor.job, actor.job_ref = None, None
         return result
 
-    def _replace(self, actor: _Actor, job: Job | None, pending: Any, why: str) -> None:
+    def _replace(self, actor: _Actor, job: Job | None, why: str) -> None:
         """Write off a dead actor, put its job back (bounded) and start a fresh actor."""
         self.actors.remove(actor)
         self.ray.kill(actor.handle, no_restart=True)
         if job is not None:
-            self.lost[job.key] = self.lost.get(job.key, 0) + 1
-            if self.lost[job.key] > self.spec.retries:
-                raise WorkerLostError(
-                    f"unit {job.key}: its Ray worker was lost {self.lost[job.key]} times "
-                    f"({why}: out of memory, a crash or a lost node); not retried again"
-                )
-            pending.appendleft(job)
+            self.jobs.put_back(
+                job, "Ray worker was lost", f"{why}: out of memory, a crash or a lost node"
+            )
         else:
-            self.start_deaths += 1
-            if self.start_deaths > self.spec.retries:
-                raise WorkerLostError(f"Ray workers keep dying while starting ({why})")
+            self.jobs.start_died(f"Ray workers keep dying while starting ({why})")
         self._start_actor()
 
-    def _check_start_timeouts(self, pending: Any) -> None:
+    def _check_start_timeouts(self) -> None:
         """Actors that cannot be placed (no free CPU, a lost node) pend forever: give up on them
         after ``start_timeout``, and fail when no actor is left to run the queue."""
+        pending = self.jobs.pending
         now = time.monotonic()
         for actor in list(self.actors):
             if actor.ready_ref is not None and now - actor.started > self.spec.start_timeout:
