@@ -178,6 +178,27 @@ def test_greedy_text_matches_llamacpp_up_to_a_near_tie(hf_model: Any, f32_model:
 
 
 @pytest.mark.hf
+def test_next_token_distributions_match_llamacpp(hf_model: Any, f32_model: Any) -> None:
+    """The capability private generation needs: the whole vocabulary, texts as llama.cpp
+    gives them, log-probs within the float tolerance of the same weights."""
+    import math
+
+    import numpy as np
+
+    prompts = ["Text: win a free phone now\nClass: spam\n\nText: lunch at noon?\nClass:", "Hi"]
+    ours, theirs = hf_model.next_token_logprobs(prompts), f32_model.next_token_logprobs(prompts)
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.complete and len(a.tokens) == len(b.tokens)
+        assert sum(math.exp(lp) for lp in a.logprobs) == pytest.approx(1.0, abs=1e-6)
+        top = np.argsort(-np.asarray(b.logprobs))[:20]
+        assert [a.tokens[k] for k in top] == [b.tokens[k] for k in top]
+        assert max(abs(a.logprobs[k] - b.logprobs[k]) for k in top) < F32_TOKEN_MAX
+    [five] = hf_model.next_token_logprobs([prompts[0]], top=5)
+    assert len(five.tokens) == 5 and not five.complete
+    assert five.logprobs[0] == pytest.approx(max(ours[0].logprobs), abs=1e-4)  # cached KV
+
+
+@pytest.mark.hf
 def test_context_length_is_known_and_enforced(hf_model: Any) -> None:
     assert hf_model.n_ctx == 8192  # SmolLM2's position embeddings, from the GGUF's metadata
     assert hf_model.count_tokens("Hello world") == 2

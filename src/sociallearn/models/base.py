@@ -117,7 +117,7 @@ class TokenDistribution:
 
 
 NEXT_TOKEN_CAPABILITY = "next-token distributions"
-NEXT_TOKEN_BACKENDS = "llamacpp (full vocabulary), fake, or openai (top-k log-probs only)"
+NEXT_TOKEN_BACKENDS = "llamacpp or hf (full vocabulary), fake, or openai (top-k log-probs only)"
 
 
 @runtime_checkable

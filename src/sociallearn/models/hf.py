@@ -22,12 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sociallearn.errors import UserError
 from sociallearn.models.base import (
     Completion,
     GenerationParams,
     Score,
     ScoreRequest,
+    TokenDistribution,
     derive_seed,
     sample_indices,
 )
@@ -186,6 +189,7 @@ class HFModel:
         self._cache: Any = None
         self.decoded_tokens = 0  # tokens run through the model (for tests and benchmarks)
         self._lock = threading.RLock()  # one key/value cache: calls must not interleave
+        self._vocab: list[str] | None = None  # token texts, for next-token distributions
 
     @property
     def model_id(self) -> str:
@@ -272,6 +276,46 @@ class HFModel:
         logp = self._eval(ctx + cont[:-1], logits_from=len(ctx) - 1)
         lps = tuple(float(logp[j, t]) for j, t in enumerate(cont))
         return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
+
+    # ----------------------------------------------------------------- next-token distributions
+
+    def next_token_logprobs(
+        self, prompts: Sequence[str], top: int | None = None
+    ) -> list[TokenDistribution]:
+        """The whole vocabulary's log-probs after each prompt (or the ``top`` likeliest).
+
+        Token texts are each id decoded alone without special tokens, as the llama.cpp backend
+        gives them: control tokens are ``""`` and partial UTF-8 bytes U+FFFD. Prompts take turns
+        in one key/value cache, so prompts that differ early (private generation's teachers)
+        are each evaluated in full; the llama.cpp backend keeps one slot per prompt instead.
+        """
+        if top is not None and top < 1:
+            raise UserError(f"top: expected an integer >= 1 or None, got {top}")
+        out: dict[int, TokenDistribution] = {}
+        with self._lock:
+            vocab = self._vocabulary()
+            for i in sorted(range(len(prompts)), key=lambda j: prompts[j]):
+                ids = self._start(prompts[i], "next-token prompt")
+                row = self._eval(ids, logits_from=len(ids) - 1)[-1].double()
+                lps = (row - self._torch.logsumexp(row, dim=-1)).cpu().numpy()
+                keep = range(len(lps)) if top is None else np.argsort(-lps, kind="stable")[:top]
+                out[i] = TokenDistribution(
+                    tokens=tuple(vocab[k] for k in keep),
+                    logprobs=tuple(float(lps[k]) for k in keep),
+                    complete=top is None or top >= len(lps),
+                )
+        return [out[i] for i in range(len(prompts))]
+
+    def _vocabulary(self) -> list[str]:
+        """Every id's text (made once; ids past the tokenizer's, padding rows, are ``""``)."""
+        if self._vocab is None:
+            size = int(self._model.get_output_embeddings().weight.shape[0])
+            known = len(self._tok)
+            self._vocab = [
+                self._tok.decode([i], skip_special_tokens=True) if i < known else ""
+                for i in range(size)
+            ]
+        return self._vocab
 
     # -------------------------------------------------------------------------- generation
 
