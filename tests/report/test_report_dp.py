@@ -47,5 +47,10 @@ def test_privacy_utility_section(tmp_path: Path) -> None:
     md = build_report(tmp_path / "run", n_resamples=100).markdown.read_text()
     assert "## Privacy and utility" in md
     assert "selection ε" in md and "non-private" in md
+    # The non-private synthetic reference is kept apart per aggregator, not pooled.
+    assert "| synthetic_examples (random) |" in md
+    # Each mechanism's rows from the smallest ε up.
+    labels = [p.epsilon for p in points if p.mechanism == "private_labels"]
+    assert labels == sorted(labels)
     assert (tmp_path / "run" / "report_files" / "privacy_utility.png").exists()
     assert json.loads((tmp_path / "run" / "results.jsonl").read_text().splitlines()[0])

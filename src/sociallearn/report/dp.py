@@ -64,7 +64,7 @@ def dp_points(results: Sequence[Row], delta: float = DELTA) -> list[DPPoint]:
         if (row.get("privacy") or {}).get("events"):
             groups[(row["task"], row["method"], row["n"], row.get("aggregator") or "-")].append(row)
     points: list[DPPoint] = []
-    for (task, method, n, agg), group in sorted(groups.items()):
+    for (task, method, n, agg), group in groups.items():
         accuracy = mean_sem([float(r["accuracy"]) for r in group])
         copies = [r["leakage"]["copy_rate"] for r in group if r.get("leakage")]
         covers = sorted({c for r in group for c in (r["privacy"].get("covers") or [])})
@@ -83,7 +83,8 @@ def dp_points(results: Sequence[Row], delta: float = DELTA) -> list[DPPoint]:
                 sum(copies) / len(copies) if copies else None,
             )
         )
-    return points
+    # Each mechanism's rows together, from the most private (smallest ε) up.
+    return sorted(points, key=lambda p: (p.task, p.mechanism, p.n, p.epsilon, p.method))
 
 
 def _canaries(privacy: Sequence[Row]) -> dict[tuple[str, str], tuple[float, int]]:
@@ -190,18 +191,21 @@ def _reference_rows(results: Sequence[Row]) -> list[TableRow]:
 
 
 def _references(results: Sequence[Row]) -> list[tuple[str, str, tuple[float, float]]]:
+    """(task, method, (mean, SEM)) of each non-private reference; synthetic examples once per
+    aggregator (``voting`` is what ``dp_voting`` adds noise to; pooling it with ``random`` would
+    hide the comparison)."""
     tasks = sorted({r["task"] for r in results if (r.get("privacy") or {}).get("events")})
     out: list[tuple[str, str, tuple[float, float]]] = []
     for task in tasks:
         for method in REFERENCES:
-            accs = [
-                float(r["accuracy"])
-                for r in results
-                if r["task"] == task and r["method"] == method and not r.get("privacy")
-            ]
-            if accs:
+            by_aggregator: dict[str, list[float]] = defaultdict(list)
+            for r in results:
+                if r["task"] == task and r["method"] == method and not r.get("privacy"):
+                    by_aggregator[str(r.get("aggregator") or "")].append(float(r["accuracy"]))
+            for aggregator, accs in sorted(by_aggregator.items()):
                 stats = mean_sem(accs)
-                out.append((task, method, (stats.mean, stats.sem)))
+                label = f"{method} ({aggregator})" if aggregator else method
+                out.append((task, label, (stats.mean, stats.sem)))
     return out
 
 
@@ -235,7 +239,7 @@ def dp_figure(results: Sequence[Row], delta: float = DELTA) -> bytes | None:
         for task, method, (mean, _sem) in _references(results):
             ax.axhline(
                 100 * mean,
-                linestyle=styles[method],
+                linestyle=styles[method.split(" ")[0]],
                 color="#777777",
                 linewidth=1.2,
                 label=f"{task}: {method} (non-private)",
