@@ -122,3 +122,17 @@ def test_fingerprints_of_existing_run_directories_do_not_change() -> None:
         {"model": "fake", "model_options": {"weights": "f32", "n_threads": 1}, "audit": {"runs": 3}}
     )
     assert audit_like.fingerprint() == "664d59492275dd2c"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[2] / "examples").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_example_config_loads_and_its_components_build(path: Path) -> None:
+    """The configs the docs tell users to run are valid (methods, aggregators, their arguments,
+    the audit's methods): a typo there would only show after the install."""
+    pytest.importorskip("dp_accounting", reason="DP examples need the dp extra")
+    from sociallearn.experiment.units import check_components
+
+    config = load_config(path)
+    check_components(config)
+    assert expand_units(config)
