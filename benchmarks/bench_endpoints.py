@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from sociallearn.models.base import GenerationParams, ScoreRequest
 from sociallearn.models.embedded import find_embedded_gguf
+from sociallearn.models.local_server import free_port, served
 from sociallearn.models.openai_compat import OpenAICompatModel
 
 SHOTS = "Text: Claim your prize now!\nClass: spam\n\nText: Dinner at 8?\nClass: not spam\n\n"
@@ -43,42 +41,16 @@ def messages(n: int) -> list[str]:
     return [" ".join(words[(i * 5 + k * 3) % len(words)] for k in range(6)) for i in range(n)]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serve(gguf: Path, threads: int) -> Iterator[str]:
     """llama-cpp-python's server on a free port; yields its base URL, stops it afterwards."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--n_ctx", "1024", "--n_threads", str(threads)]
     cmd += ["--n_threads_batch", str(threads)]
     cmd += ["--kv_overrides", "tokenizer.ggml.add_bos_token=bool:true"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with code {proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server at {url} did not start") from None
-                time.sleep(0.25)
+    with served(cmd, port) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 Outputs = tuple[list[str], list[tuple[float, ...]]]

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +11,7 @@ from typing import Any
 import pytest
 
 from sociallearn.errors import UserError
+from sociallearn.models.local_server import free_port, served
 
 
 def _embedded_path() -> Path:
@@ -46,31 +42,10 @@ def embedded_model(embedded_gguf: Path) -> Iterator[Any]:
     model.close()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def unused_port() -> int:
     """A local port with nothing listening on it."""
     return free_port()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], limit_s: float = 90.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"llama.cpp server exited early with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"llama.cpp server at {url} not ready after {limit_s:.0f} s")
 
 
 def start_server(gguf: Path, *extra: str) -> Iterator[str]:
@@ -83,18 +58,8 @@ def start_server(gguf: Path, *extra: str) -> Iterator[str]:
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024"]
     cmd += ["--n_threads", "1", "--n_threads_batch", "1", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_ready(url, proc)
+    with served(cmd, port, limit_s=90) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +27,7 @@ from typing import Any
 import pytest
 
 from sociallearn.models.base import GenerationParams, ScoreRequest
+from sociallearn.models.local_server import answers, free_port, served
 
 pytestmark = pytest.mark.vllm
 
@@ -40,45 +37,21 @@ SERVED_NAME = os.environ.get("SOCIALLEARN_VLLM_MODEL", "smollm2-hf")
 TOKEN_MAX, TOKEN_MEAN = 0.05, 0.01
 
 
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _start_vllm(embedded_gguf: Path, tmp_dir: Path) -> Iterator[str]:
     from sociallearn.models.hf import converted_directory
 
     model_dir = converted_directory(embedded_gguf)
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    log = tmp_dir / "vllm.log"
+    port = free_port()
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir)]
     cmd += ["--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--dtype", "float32", "--max-model-len", "1024", "--enforce-eager"]
     # A small KV cache: the default reserves several GB of RAM on a CPU backend.
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 600
-        while not _ready(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-1500:]
-                pytest.fail(f"vLLM server did not start (exit {proc.returncode}): {tail}")
-            time.sleep(1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with served(cmd, port, limit_s=600, log=tmp_dir / "vllm.log", env=env) as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(f"vLLM server did not start: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +59,7 @@ def vllm_url(embedded_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     given = os.environ.get("SOCIALLEARN_VLLM_URL")
     if given:
         url = given.rstrip("/")
-        if not _ready(url):
+        if not answers(url):
             pytest.fail(f"SOCIALLEARN_VLLM_URL={given} does not answer GET /models")
         yield url
         return
