@@ -109,13 +109,25 @@ class ResultsStore:
             self._db = sqlite3.connect(self.path, timeout=30)
         except sqlite3.Error as exc:
             raise UserError(f"{self.path}: cannot open ({exc})") from exc
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise self._error("cannot open", exc) from exc
+        # Switching to WAL takes a lock for which SQLite does not wait (the busy timeout does
+        # not apply): two processes opening a new store together (audit shards started at once)
+        # saw "database is locked" here. So the switch is retried, for a bounded time.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._db.close()
+                raise self._error("cannot open", exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self._db.close()
+                raise self._error("cannot open", exc) from exc
 
     def _error(self, doing: str, exc: sqlite3.Error) -> UserError:
         text = str(exc)
