@@ -189,7 +189,7 @@ class HFModel:
         self._cache: Any = None
         self.decoded_tokens = 0  # tokens run through the model (for tests and benchmarks)
         self._lock = threading.RLock()  # one key/value cache: calls must not interleave
-        self._vocab: list[str] | None = None  # token texts, for next-token distributions
+        self._vocab: tuple[str, ...] | None = None  # token texts, for next-token distributions
 
     @property
     def model_id(self) -> str:
@@ -298,23 +298,28 @@ class HFModel:
                 ids = self._start(prompts[i], "next-token prompt")
                 row = self._eval(ids, logits_from=len(ids) - 1)[-1].double()
                 lps = (row - self._torch.logsumexp(row, dim=-1)).cpu().numpy()
-                keep = range(len(lps)) if top is None else np.argsort(-lps, kind="stable")[:top]
+                if top is None:
+                    out[i] = TokenDistribution(
+                        tokens=vocab, logprobs=tuple(lps.tolist()), complete=True
+                    )
+                    continue
+                keep = np.argsort(-lps, kind="stable")[:top]
                 out[i] = TokenDistribution(
                     tokens=tuple(vocab[k] for k in keep),
                     logprobs=tuple(float(lps[k]) for k in keep),
-                    complete=top is None or top >= len(lps),
+                    complete=top >= len(lps),
                 )
         return [out[i] for i in range(len(prompts))]
 
-    def _vocabulary(self) -> list[str]:
+    def _vocabulary(self) -> tuple[str, ...]:
         """Every id's text (made once; ids past the tokenizer's, padding rows, are ``""``)."""
         if self._vocab is None:
             size = int(self._model.get_output_embeddings().weight.shape[0])
             known = len(self._tok)
-            self._vocab = [
+            self._vocab = tuple(
                 self._tok.decode([i], skip_special_tokens=True) if i < known else ""
                 for i in range(size)
-            ]
+            )
         return self._vocab
 
     # -------------------------------------------------------------------------- generation
