@@ -28,7 +28,7 @@ ROOT = Path(__file__).parents[1]
             ["--model", "fake", "--model-option", "weights=f32"],
             "'weights' is not an option of model provider 'fake'",
         ),
-        (["--model-option", "weights=q3"], "option weights: expected one of f32, f16, q8_0"),
+        (["--model-option", "weights=q3"], "option weights: expected one of f32, f16, bf16, q8_0"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], expected: str) -> None:

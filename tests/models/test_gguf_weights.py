@@ -16,9 +16,21 @@ pytestmark = pytest.mark.embedded
 
 
 def test_unknown_weight_type_is_one_clear_error(embedded_gguf: Path, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"option weights: expected one of f32, f16, q8_0"):
+    with pytest.raises(UserError, match=r"option weights: expected one of f32, f16, bf16, q8_0"):
         reencoded_gguf(embedded_gguf, "q3_k", into=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("features", "warned"), [(["AVX2"], True), (["AVX512_BF16"], False)])
+def test_bf16_without_native_kernels_warns(
+    features: list[str], warned: bool, embedded_gguf: Path, monkeypatch: Any, capfd: Any
+) -> None:
+    from sociallearn.models import platform_info
+
+    monkeypatch.setattr(platform_info, "llama_cpp_build", lambda: {"features": features})
+    with pytest.raises(UserError):  # stops after the check: the target folder is a file
+        reencoded_gguf(embedded_gguf, "bf16", into=embedded_gguf)
+    assert ("no AVX512_BF16 kernels" in capfd.readouterr().err) is warned
 
 
 def test_cache_dir_follows_the_environment(tmp_path: Path, monkeypatch: Any) -> None:
@@ -26,26 +38,32 @@ def test_cache_dir_follows_the_environment(tmp_path: Path, monkeypatch: Any) -> 
     assert cache_dir() == tmp_path
 
 
-def test_q8_copy_is_made_once_and_scores_like_the_original(
-    embedded_gguf: Path, embedded_model: Any, tmp_path: Path, monkeypatch: Any, capfd: Any
+@pytest.mark.parametrize("weights", ["q8_0", "bf16"])
+def test_copy_is_made_once_and_scores_like_the_original(
+    weights: str,
+    embedded_gguf: Path,
+    embedded_model: Any,
+    tmp_path: Path,
+    monkeypatch: Any,
+    capfd: Any,
 ) -> None:
     from sociallearn.models.llamacpp import LlamaCppModel
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
-    first = reencoded_gguf(embedded_gguf, "q8_0")
+    first = reencoded_gguf(embedded_gguf, weights)
     # One line says what is made and where, not llama.cpp's line per tensor.
     err = capfd.readouterr().err
     assert err.count("converting") == 1 and str(first) in err
     assert "blk." not in err
     assert first.parent == tmp_path / "models" and first.stat().st_size > 0
     mtime = first.stat().st_mtime_ns
-    assert reencoded_gguf(embedded_gguf, "q8_0") == first  # reused, not converted again
+    assert reencoded_gguf(embedded_gguf, weights) == first  # reused, not converted again
     assert first.stat().st_mtime_ns == mtime
     assert not list(first.parent.glob("*.part"))
 
-    model = LlamaCppModel.from_spec("smollm2", weights="q8_0", n_ctx=256, n_threads=1)
+    model = LlamaCppModel.from_spec("smollm2", weights=weights, n_ctx=256, n_threads=1)
     try:
-        assert model.model_id.endswith("@weights=q8_0")
+        assert model.model_id.endswith(f"@weights={weights}")
         request = ScoreRequest("The capital of France is", " Paris, a city on the Seine.")
         [copy] = model.score([request])
     finally:
