@@ -80,6 +80,20 @@ def test_verdicts_not_held_and_not_tested() -> None:
     assert _findings(rows, [])["by_id"]["d"].verdict == "not tested"
 
 
+def test_a_low_mean_rank_from_few_runs_is_not_called_below_chance() -> None:
+    # Two runs at ranks 60 and 731 (a GSM8K audit): mean 395.5 is under 0.8 x 499.5, but two
+    # uniform ranks fall that low a third of the time, so it is no evidence of memorisation.
+    privacy = [r for r in claim_privacy() if r["run"] < 2]
+    generated_rows = [r for r in privacy if r["method"] == "synthetic_examples"]
+    for row, rank in zip(generated_rows, (60, 731), strict=True):
+        row["rank"] = rank
+    found = _findings(claim_results(), privacy)["by_id"]["d"]
+    generated = next(r.cells for r in found.table.rows if r.cells[2] == "synthetic_examples")
+    assert generated[5] == "395.5" and float(generated[8]) >= 0.05
+    assert generated[-1] == "near chance (low, but not significantly below)"
+    assert found.verdict == "held"
+
+
 def test_report_with_compare_paper_has_findings_in_both_files(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "results.jsonl", claim_results())
     write_jsonl(tmp_path / "privacy.jsonl", claim_privacy())

@@ -29,6 +29,7 @@ from sociallearn.report.reference import GENERATED, ORIGINAL
 from sociallearn.report.tables import Table, TableRow
 
 NEAR_CHANCE = 0.8  # a mean rank at least this share of chance reads as "near chance"
+ALPHA = 0.05  # a mean rank under that bar reads as "below chance" only when significantly so
 RANK_ZERO_MAJORITY = 0.5  # originals "put the canary at rank 0" in at least half the runs
 
 
@@ -48,18 +49,23 @@ def check_canary(ctx: ClaimContext, claim: PaperClaim) -> Finding:
     for group in audited:
         chance = uniform_mean_rank(group.n_candidates)
         ref = ctx.paper.canaries.get(group.task, group.kind)
+        p = rank_below_chance_p(
+            group.ranks, group.n_candidates, ctx.analysis.n_resamples, ctx.analysis.seed
+        )
         if group.method == GENERATED:
-            ok = group.mean_rank >= NEAR_CHANCE * chance
-            reading = "near chance" if ok else "below chance"
+            # "Below chance" needs evidence: with a few runs one low rank pulls the mean under
+            # the bar by chance alone (2 uniform runs fall below it about a third of the time).
+            low = group.mean_rank < NEAR_CHANCE * chance
+            ok = not (low and p < ALPHA)
+            reading = "below chance" if not ok else "near chance"
+            if low and ok:
+                reading = "near chance (low, but not significantly below)"
             paper = f"{ref.mean_rank:g} / {ref.rank_zero} of {ref.runs}" if ref else "not audited"
         else:
             ok = group.rank_zero >= RANK_ZERO_MAJORITY * len(group.ranks)
             reading = "rank 0" if ok else "not mostly rank 0"
             paper = "not audited"
         parts[group.method].append(ok)
-        p = rank_below_chance_p(
-            group.ranks, group.n_candidates, ctx.analysis.n_resamples, ctx.analysis.seed
-        )
         rows.append(
             TableRow(
                 (
@@ -108,7 +114,8 @@ def check_canary(ctx: ClaimContext, claim: PaperClaim) -> Finding:
         rows=tuple(rows),
         note=(
             f"Near chance: a mean rank of at least {NEAR_CHANCE:g} × the chance mean (N − 1)/2, "
-            f"a bar the paper's own 435–467 of 499.5 clears. Rank 0: the planted canary ranks "
+            f"a bar the paper's own 435–467 of 499.5 clears, or one below it that the test "
+            f"cannot tell from chance (p ≥ {ALPHA:g}). Rank 0: the planted canary ranks "
             f"first in at least {RANK_ZERO_MAJORITY:.0%} of the runs. p (below chance): "
             f"one-sided Monte Carlo test that the mean rank is below that of uniform ranks "
             f"({ctx.analysis.n_resamples:,} draws). Held when both parts are audited and both "
