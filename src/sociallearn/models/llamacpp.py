@@ -102,9 +102,8 @@ class LlamaCppModel:
         n_batch: tokens per decode call during prefill.
         add_bos: force the model's "add BOS token" flag on or off (``None`` keeps the file's
             setting); it changes every score, so it is part of the model id.
-        weights: run a copy of the file with its weights re-encoded as ``"f32"``, ``"f16"``,
-            ``"bf16"`` or ``"q8_0"`` (made once, see :mod:`sociallearn.models.gguf_weights`);
-            part of the id.
+        weights: run a copy of the file re-encoded as ``"f32"``, ``"f16"``, ``"bf16"`` or
+            ``"q8_0"`` (made once, :mod:`sociallearn.models.gguf_weights`); part of the id.
         batch: samples of one prompt decoded together per ``llama_decode`` (``1``: the
             sequential path; :mod:`.llamacpp_batch`). Each sequence gets its own ``n_ctx``
             tokens of KV cache, so the cache takes ``batch + 1`` times the memory.
