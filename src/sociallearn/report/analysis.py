@@ -226,8 +226,9 @@ class Analysis:
         permutations = f"{self.n_resamples:,} permutations"
         if self.test == "paired":
             test = (
-                f"p: one-sided paired permutation test of {against}, outcomes swapped within "
-                f"each (item, seed) pair ({permutations})"
+                f"p: one-sided paired permutation test of {against}, in the direction of the "
+                f"observed difference, outcomes swapped within each (item, seed) pair "
+                f"({permutations})"
             )
         else:
             test = (

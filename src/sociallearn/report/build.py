@@ -302,7 +302,8 @@ def stats_note(n_resamples: int, test: TestKind) -> str:
     """How the report's numbers and p-values were computed (shown under the header)."""
     if test == "paired":
         how = (
-            "the p-values come from a one-sided paired permutation test: both methods answered "
+            "the p-values come from a one-sided paired permutation test, in the direction of "
+            "the observed difference: both methods answered "
             "the same test items with the same seeds, so their outcomes are swapped within each "
             f"(item, seed) pair ({n_resamples:,} permutations)"
         )

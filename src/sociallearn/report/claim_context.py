@@ -140,8 +140,9 @@ class ClaimContext:
         )
         return (
             f"Effect in percentage points; CI: 95% bootstrap, seeds resampled as clusters and "
-            f"items within them; p: one-sided {test} ({self.analysis.n_resamples:,} "
-            f"permutations); p Holm: corrected over this claim's comparisons; p pooled: the "
+            f"items within them; p: one-sided {test}, in the direction of the observed "
+            f"difference ({self.analysis.n_resamples:,} permutations); p Holm: corrected "
+            f"over this claim's comparisons; p pooled: the "
             f"paper's unpaired test, for comparison with its tables; † = pooled test (no "
             f"per-item predictions to pair). {rule}"
         )
