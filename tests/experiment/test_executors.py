@@ -135,7 +135,9 @@ def test_stop_midway_then_resume_under_another_executor(tmp_path: Path, referenc
 
 class _Recorder:
     def __init__(self) -> None:
-        self.finished: list[str] = []
+        # Not named ``finished``: an attribute of that name would hide the method below, and
+        # a good unit finishing before the bad one's error arrives would then fail to report.
+        self.finished_keys: list[str] = []
 
     def started(self, job: Job) -> None:
         pass
@@ -144,7 +146,7 @@ class _Recorder:
         pass
 
     def finished(self, result: JobResult) -> None:
-        self.finished.append(result.job.key)
+        self.finished_keys.append(result.job.key)
 
 
 @pytest.mark.parametrize("executor", ["local", "processes"])
@@ -156,7 +158,7 @@ def test_an_application_error_fails_fast_naming_the_unit(tmp_path: Path, executo
     events = _Recorder()
     with pytest.raises(UserError, match=r"unit no_such_task/zero_shot/n=0/-/seed=0: .*task"):
         runner.run(cfg, [bad, *jobs], events, Workbench(cfg))
-    assert len(events.finished) < len(jobs)  # it stopped, not ran everything first
+    assert len(events.finished_keys) < len(jobs)  # it stopped, not ran everything first
 
 
 def test_audit_over_two_workers_equals_the_serial_audit(tmp_path: Path) -> None:
