@@ -136,7 +136,7 @@ class ClaimContext:
         test = (
             "paired permutation test within (item, seed) pairs"
             if self.analysis.test == "paired"
-            else "the paper's pooled permutation test"
+            else "pooled permutation test (the paper's, items pooled over seeds)"
         )
         return (
             f"Effect in percentage points; CI: 95% bootstrap, seeds resampled as clusters and "
