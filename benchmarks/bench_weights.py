@@ -23,6 +23,7 @@ import time
 from bench_canary import find_template, learned_prompt
 
 from sociallearn.models.base import GenerationParams
+from sociallearn.models.llamacpp import LlamaCppModel
 from sociallearn.models.registry import create_model
 from sociallearn.privacy import make_canary_set, score_canaries
 
@@ -61,13 +62,14 @@ def main() -> None:
         if weights != "q4_1":
             options["weights"] = weights
         model = create_model("llamacpp:smollm2", **options)
+        assert isinstance(model, LlamaCppModel)  # decoded_tokens and close() are its own
         try:
             score_canaries(model, context, canaries.texts[:1])  # warm-up: the prompt's KV
-            model.decoded_tokens = 0  # type: ignore[attr-defined]
+            model.decoded_tokens = 0
             start = time.perf_counter()
             scores = score_canaries(model, context, canaries.texts)
             score_s = time.perf_counter() - start
-            scored = model.decoded_tokens  # type: ignore[attr-defined]
+            scored = model.decoded_tokens
             params = GenerationParams(max_tokens=GENERATED_TOKENS, temperature=0.8, seed=3)
             start = time.perf_counter()
             [completion] = model.generate([prompt], params)

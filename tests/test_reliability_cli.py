@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import _cli, _one_error_line
+from fault_server import FaultServer
 
 ROOT = Path(__file__).parents[1]
 FAKE = ["--model", "fake", "--limit", "2", "--n", "2", "--teachers", "2"]
@@ -138,9 +139,6 @@ def test_recover_rebuilds_an_emptied_store(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks and signals")
 def test_a_second_process_on_the_same_directory_is_refused(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "models"))
-    from fault_server import FaultServer
-
     with FaultServer(lifetime_s=120) as server:
         server.set_mode("slow", delay=30.0)  # keeps the first run busy
         config = _small_config(
@@ -192,9 +190,6 @@ def test_audit_shards_started_together_share_the_directory(tmp_path: Path) -> No
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_prints_the_resume_line(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "models"))
-    from fault_server import FaultServer
-
     with FaultServer(lifetime_s=120) as server:
         server.set_mode("slow", delay=30.0)
         config = _small_config(

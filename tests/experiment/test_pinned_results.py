@@ -1,6 +1,6 @@
 """The paper's methods give the same learned prompts and predictions as before teaching moved
 onto rounds and one privacy boundary: digests written by the earlier code (commit 7d8bbb2) on
-the fake model for a shrunk paper grid (``paper_grid_digest.py``)."""
+the fake model for a shrunk paper grid (``tests/paper_grid_digest.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from paper_grid_digest import DATA_TASKS, OFFLINE_TASKS, digests
 
 PINNED = json.loads((Path(__file__).parents[1] / "fixtures" / "pinned_paper_grid.json").read_text())

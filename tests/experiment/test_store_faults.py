@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -13,7 +14,6 @@ from typing import Any
 import pytest
 
 from sociallearn.errors import ConfigError, DataError, UserError
-from sociallearn.experiment import store as store_module
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import open_store, run_experiment
 from sociallearn.experiment.store import ResultsStore, adopt, rebuild_from_exports
@@ -242,7 +242,7 @@ def test_a_full_disk_while_exporting_keeps_the_old_export(
     def full(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(store_module.os, "replace", full)
+    monkeypatch.setattr(os, "replace", full)  # the store writes through os.replace
     with pytest.raises(UserError, match=r"results.jsonl: cannot write the export .No space left"):
         store.export()
     assert (tmp_path / "results.jsonl").read_text() == before

@@ -1,7 +1,7 @@
 """One bounded request pool per endpoint, shared by every model and thread of the process, and
 requests spread over several endpoints (``sociallearn.models.endpoint_pool``).
 
-Local fake servers (tests/models/fault_server.py) count the requests they answer at once; the
+Local fake servers (tests/fault_server.py) count the requests they answer at once; the
 last test checks, against a real llama.cpp server, that concurrency does not change results.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fault_server import CountingServer, FaultServer
 
+from fault_server import CountingServer, FaultServer
 from sociallearn.errors import BackendError, UserError
 from sociallearn.models.base import GenerationParams, ScoreRequest
 from sociallearn.models.endpoint_pool import DEFAULT_MAX_CONNECTIONS, Slots, parse_base_urls

@@ -11,7 +11,8 @@ import pytest
 
 from sociallearn.errors import BackendError, CapabilityError, UserError
 from sociallearn.models.base import GenerationParams, LanguageModel, ScoreRequest, derive_seed
-from sociallearn.models.openai_compat import OpenAICompatModel, continuation_span
+from sociallearn.models.openai_compat import OpenAICompatModel
+from sociallearn.models.openai_responses import continuation_span
 
 openai = pytest.importorskip("openai")
 
@@ -29,7 +30,10 @@ def _http() -> Any:
 def _status_error(cls: Any, status: int) -> Exception:
     http = _http()
     request = http.Request("POST", "http://test/v1/completions")
-    return cls(f"status {status}", response=http.Response(status, request=request), body=None)
+    error: Exception = cls(
+        f"status {status}", response=http.Response(status, request=request), body=None
+    )
+    return error
 
 
 def _echo_choice(tokens: list[str], logprobs: list[float | None], generated: str) -> Any:

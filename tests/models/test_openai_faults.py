@@ -1,4 +1,4 @@
-"""The OpenAI-compatible backend against a misbehaving server (tests/models/fault_server.py).
+"""The OpenAI-compatible backend against a misbehaving server (tests/fault_server.py).
 
 For every kind of fault: a persistent fault ends in one error line after a bounded number of
 tries, and nothing is cached; an intermittent one (every second request) is retried and the
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_server import FaultServer
 
+from fault_server import FaultServer
 from sociallearn.errors import BackendError, CapabilityError, UserError
 from sociallearn.models.base import GenerationParams, ScoreRequest
 from sociallearn.models.cache import CachedModel

@@ -8,13 +8,16 @@ shifted by one token; the backend must detect that and refuse to score.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from sociallearn.errors import CapabilityError
 from sociallearn.models.base import GenerationParams, ScoreRequest
+
+if TYPE_CHECKING:
+    from sociallearn.models.openai_compat import OpenAICompatModel
 
 pytestmark = [pytest.mark.server, pytest.mark.embedded]
 
@@ -23,7 +26,7 @@ SHOTS = "Text: Claim your prize now!\nClass: spam\n\nText: Dinner at 8?\nClass: 
 NO_PENALTY = {"repeat_penalty": 1.0}
 
 
-def _client_model(url: str) -> Any:
+def _client_model(url: str) -> OpenAICompatModel:
     from sociallearn.models.openai_compat import OpenAICompatModel
 
     return OpenAICompatModel("smollm2", base_url=url, timeout=60.0, extra_body=NO_PENALTY)

@@ -93,7 +93,7 @@ def test_exponential_mechanism_pure_and_zcdp() -> None:
 def test_epsilon_decreases_with_noise() -> None:
     for mechanism in ("gaussian", "laplace", "exponential"):
         values = [
-            ledger_of(PrivacyEvent(mechanism, noise=s, sensitivity=1.0, count=5)).epsilon(1e-5)  # type: ignore[arg-type]
+            ledger_of(PrivacyEvent(mechanism, noise=s, sensitivity=1.0, count=5)).epsilon(1e-5)
             for s in (0.5, 1.0, 2.0, 4.0, 8.0)
         ]
         assert all(a > b for a, b in itertools.pairwise(values)), (mechanism, values)

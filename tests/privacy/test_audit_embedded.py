@@ -28,12 +28,14 @@ SILO = [
 def model() -> Iterator[Any]:
     pytest.importorskip("llama_cpp")
     pytest.importorskip("sociallearn.models.llamacpp")
+    from sociallearn.models.llamacpp import LlamaCppModel
     from sociallearn.models.registry import create_model
 
     try:
         instance = create_model("llamacpp:smollm2", n_ctx=1024, n_threads=1)
     except UserError as exc:
         pytest.skip(str(exc))
+    assert isinstance(instance, LlamaCppModel)  # close() is the backend's own
     yield instance
     instance.close()
 

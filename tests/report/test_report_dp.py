@@ -50,7 +50,7 @@ def test_privacy_utility_section(tmp_path: Path) -> None:
     # The non-private synthetic reference is kept apart per aggregator, not pooled.
     assert "| synthetic_examples (random) |" in md
     # Each mechanism's rows from the smallest ε up.
-    labels = [p.epsilon for p in points if p.mechanism == "private_labels"]
-    assert labels == sorted(labels)
+    label_epsilons = [p.epsilon for p in points if p.mechanism == "private_labels"]
+    assert label_epsilons == sorted(label_epsilons)
     assert (tmp_path / "run" / "report_files" / "privacy_utility.png").exists()
     assert json.loads((tmp_path / "run" / "results.jsonl").read_text().splitlines()[0])

@@ -3,7 +3,7 @@ trusted aggregation releases only the selection; every message has a sender and 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from sociallearn.models.fake import FakeModel
 from sociallearn.tasks.base import Example, Task
@@ -19,7 +19,7 @@ SECRET = Example({"text": "the vault code is 4817 call now"}, "spam", uid="canar
 
 
 def _classroom(
-    task: Task, private: list[Example], aggregation: str = "student"
+    task: Task, private: list[Example], aggregation: Literal["student", "trusted"] = "student"
 ) -> tuple[Boundary, Transcript]:
     transcript = Transcript("u")
     model = FakeModel()
@@ -32,7 +32,7 @@ def _classroom(
         teachers,
         transcript,
         aggregation=aggregation,
-        student_model=model,  # type: ignore[arg-type]
+        student_model=model,
     )
     return boundary, transcript
 
@@ -83,7 +83,7 @@ def test_audit_of_new_text_is_clean(spam_task: Task, private_examples: list[Exam
 
 
 def _synthetic(
-    task: Task, private: list[Example], aggregation: str
+    task: Task, private: list[Example], aggregation: Literal["student", "trusted"]
 ) -> tuple[Curriculum, Transcript]:
     boundary, transcript = _classroom(task, private, aggregation)
     context = MethodContext(task, 3, 0, boundary, synthesis=SynthesisSettings(samples=2, top_k=2))

@@ -120,7 +120,7 @@ class _PlainModel:
 
 def test_a_backend_without_next_token_distributions_is_refused() -> None:
     with pytest.raises(CapabilityError, match=r"private_generation .*needs next-token"):
-        PrivateGeneration().check_models(_PlainModel(), FakeModel())  # type: ignore[arg-type]
+        PrivateGeneration().check_models(_PlainModel(), FakeModel())
 
 
 def test_generation_task_is_refused() -> None:

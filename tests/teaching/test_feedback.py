@@ -10,10 +10,11 @@ from sociallearn.models.base import GenerationParams
 from sociallearn.models.fake import FakeModel
 from sociallearn.tasks.base import Example, Task
 from sociallearn.teaching.boundary import Answer, Ask, Boundary
+from sociallearn.teaching.curriculum import Curriculum
 from sociallearn.teaching.lesson import Candidate, Lesson
 from sociallearn.teaching.methods.feedback import Feedback
 from sociallearn.teaching.methods.synthetic_instruction import SyntheticInstruction
-from sociallearn.teaching.rounds import MethodContext, run_rounds
+from sociallearn.teaching.rounds import MethodContext, Snapshot, run_rounds
 from sociallearn.teaching.teacher import EvaluateAndRevise, Teacher, WriteExamples
 from sociallearn.teaching.transcript import Transcript
 
@@ -47,7 +48,7 @@ def _candidate(task: Task, i: int) -> Candidate:
 
 def _drive(
     task: Task, method: Feedback, accuracies: list[float], n: int = 2
-) -> tuple[object, list[Ask]]:
+) -> tuple[tuple[Curriculum, list[Snapshot]], list[Ask]]:
     """Run the plan by hand: every synthetic round yields a fresh candidate; feedback rounds
     report the given held-out accuracies in turn."""
     context = MethodContext(task, n, 0, Services())  # type: ignore[arg-type]
@@ -148,7 +149,7 @@ def test_feedback_on_the_fake_model_gates_every_round(
 def test_instruction_merges(spam_task: Task, merge: str, expected: str) -> None:
     services = Services(n_teachers=5)
     context = MethodContext(spam_task, 0, 0, services)  # type: ignore[arg-type]
-    plan = SyntheticInstruction(teachers=3, merge=merge).plan(context)  # type: ignore[arg-type]
+    plan = SyntheticInstruction(teachers=3, merge=merge).plan(context)
     ask = next(plan)
     assert len(ask.teachers) == 3 and len(set(ask.teachers)) == 3
     texts = ["one", "two", "three"]

@@ -31,7 +31,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 MODES = (
     "ok",
@@ -116,7 +116,7 @@ class FaultServer:
         self._timer = threading.Timer(lifetime_s, self.close)
         self._timer.daemon = True
 
-    def __enter__(self) -> FaultServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._timer.start()
         return self

@@ -3,7 +3,7 @@ unit. ``test_pinned_results.py`` compares today's code against digests written b
 was before teaching moved onto rounds and one privacy boundary (session 4); regenerate only when
 a deliberate change of results is named in the commit and docs.
 
-Run as a script to print fresh digests: ``python tests/experiment/paper_grid_digest.py DATA_DIR``.
+Run as a script to print fresh digests: ``python tests/paper_grid_digest.py DATA_DIR``.
 """
 
 from __future__ import annotations
