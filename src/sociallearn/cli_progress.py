@@ -72,3 +72,35 @@ class RichReporter:
             f"({row['n_correct']}/{row['n_items']}), "
             f"teach {row['timings']['teach_s']:.1f}s, eval {row['timings']['eval_s']:.1f}s"
         )
+        warning = shortfall_warning(row)
+        if warning:
+            self.console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+
+
+def shortfall_warning(row: dict[str, Any]) -> str | None:
+    """Why a unit taught fewer examples than asked, in words a user can act on (or None).
+
+    The unit's result is still stored (``shortfall`` records the gap); the warning makes a
+    setting that silently starves teaching visible while the run goes on.
+    """
+    shortfall = int(row.get("shortfall") or 0)
+    if shortfall <= 0:
+        return None
+    wanted = int(row.get("n") or 0)
+    text = f"taught {wanted - shortfall} of {wanted} examples"
+    leakage = row.get("leakage") or {}
+    examined = int(leakage.get("n_examined", 0))
+    malformed = examined - round(float(leakage.get("parse_rate", 0.0)) * examined)
+    truncated = int(leakage.get("n_truncated", 0))
+    rejected = int(leakage.get("n_rejected", 0))
+    if truncated:
+        return (
+            f"{text}: {truncated} of {examined} teacher continuations reached "
+            "synthesis.max_tokens before an example ended; raise synthesis.max_tokens"
+        )
+    if examined:
+        return (
+            f"{text}: {malformed} of {examined} teacher continuations were not in the task's "
+            f"format, {rejected} examples were stopped by filters (the leakage gate)"
+        )
+    return text

@@ -96,10 +96,16 @@ class FakeModel:
                 cut = text.find(stop)
                 if cut >= 0:
                     text = text[:cut]
-            tokens = _fake_tokens(text)[: params.max_tokens]
+            pieces = _fake_tokens(text)
+            tokens = pieces[: params.max_tokens]
             text = "".join(tokens)
             logprob = sum(self._token_logprob(prompt, t) for t in tokens)
-            out.append(Completion(text=text, n_tokens=len(tokens), logprob_sum=logprob))
+            finish = "length" if len(pieces) > params.max_tokens else "stop"
+            out.append(
+                Completion(
+                    text=text, n_tokens=len(tokens), logprob_sum=logprob, finish_reason=finish
+                )
+            )
         return out
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:

@@ -84,6 +84,7 @@ class GenerationStats:
     examined: int = 0  # continuations parsed (the top-k of each request)
     parsed: int = 0
     malformed: int = 0
+    truncated: int = 0  # malformed because the continuation ran out of max_tokens
     prompt_copies: int = 0  # exact copies of a prompt example, dropped
     silo_copies: int = 0  # verbatim copies of any private example (before dropping)
     rejected: int = 0  # stopped by a filter (e.g. the leakage gate)
@@ -230,6 +231,7 @@ class Teacher:
                 examples = task.parse_examples(completion.text)
                 if not examples:
                     self.stats.malformed += 1
+                    self.stats.truncated += completion.finish_reason == "length"
                     continue
                 new = self._screen(examples, prompt, shown_texts, round_no)
                 if new:
