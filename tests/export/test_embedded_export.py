@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from export_fixtures import docs_of
 
+from export_fixtures import docs_of
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import run_experiment
 from sociallearn.export import export_run

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from export_fixtures import RecordedRun
 from typer.testing import CliRunner
 
+from export_fixtures import RecordedRun
 from sociallearn.cli import app
 from sociallearn.errors import CapabilityError
 from sociallearn.export import export_run

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from export_fixtures import RecordedRun, docs_of
 
+from export_fixtures import RecordedRun, docs_of
 from sociallearn.export import export_run
 from sociallearn.export.lm_eval import lm_eval_context, lm_eval_continuations
 from sociallearn.export.source import load_units

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from export_fixtures import RecordedRun
 
+from export_fixtures import RecordedRun
 from sociallearn.export import export_run
 
 pytestmark = pytest.mark.harness

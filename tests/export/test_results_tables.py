@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from export_fixtures import RecordedRun
 
 pd = pytest.importorskip("pandas", reason="the 'parquet' extra (pandas) is not installed")

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from fault_server import FaultServer
 
+from fault_server import FaultServer
 from sociallearn.errors import BackendError, CapabilityError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.runner import run_experiment

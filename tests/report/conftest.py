@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from report_fixtures import synthetic_privacy, synthetic_results, write_jsonl
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_fixtures import claim_privacy, claim_results, synthetic_results, write_jsonl
 from typer.testing import CliRunner
 
+from report_fixtures import claim_privacy, claim_results, synthetic_results, write_jsonl
 from sociallearn.paper import load_paper_results
 from sociallearn.report import build_report
 from sociallearn.report.analysis import Analysis, task_curves

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_fixtures import N_ITEMS, NS, SEEDS, TASKS, synthetic_results, write_jsonl
 
+from report_fixtures import N_ITEMS, NS, SEEDS, TASKS, synthetic_results, write_jsonl
 from sociallearn.errors import DataError
 from sociallearn.evaluation.correction import holm
 from sociallearn.evaluation.paired import compare_rows
@@ -227,7 +227,6 @@ def test_exposure_reference_values() -> None:
 
 def test_privacy_table_counts_ranks_and_gives_the_uniform_reference() -> None:
     from report_fixtures import synthetic_privacy
-
     from sociallearn.report.privacy import canary_groups, privacy_table
 
     rows = synthetic_privacy()
