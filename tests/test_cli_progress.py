@@ -51,6 +51,15 @@ def test_a_shortfall_without_truncation_names_format_and_filters() -> None:
         "2 examples were stopped by filters (the leakage gate)"
     )
     assert shortfall_warning({"n": 4, "shortfall": 4, "leakage": None}) == "taught 0 of 4 examples"
+    clean = {"n_examined": 10, "parse_rate": 1.0, "n_truncated": 0, "n_rejected": 0}
+    assert shortfall_warning({"n": 4, "shortfall": 1, "leakage": clean}) == (
+        "taught 3 of 4 examples: no round released a new candidate (repeats, or a private vote "
+        "without consensus)"
+    )
+    budget = {"n": 4, "shortfall": 2, "leakage": clean, "privacy": {"stopped_by_budget": True}}
+    assert shortfall_warning(budget) == (
+        "taught 2 of 4 examples: the privacy budget (max_epsilon) stopped teaching"
+    )
 
 
 def test_the_done_line_is_followed_by_the_warning() -> None:

@@ -88,6 +88,8 @@ def shortfall_warning(row: dict[str, Any]) -> str | None:
         return None
     wanted = int(row.get("n") or 0)
     text = f"taught {wanted - shortfall} of {wanted} examples"
+    if (row.get("privacy") or {}).get("stopped_by_budget"):
+        return f"{text}: the privacy budget (max_epsilon) stopped teaching"
     leakage = row.get("leakage") or {}
     examined = int(leakage.get("n_examined", 0))
     malformed = examined - round(float(leakage.get("parse_rate", 0.0)) * examined)
@@ -97,6 +99,11 @@ def shortfall_warning(row: dict[str, Any]) -> str | None:
         return (
             f"{text}: {truncated} of {examined} teacher continuations reached "
             "synthesis.max_tokens before an example ended; raise synthesis.max_tokens"
+        )
+    if examined and not malformed and not rejected:
+        return (
+            f"{text}: no round released a new candidate (repeats, or a private vote without "
+            "consensus)"
         )
     if examined:
         return (
