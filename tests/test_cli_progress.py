@@ -44,14 +44,14 @@ def test_a_shortfall_without_truncation_names_format_and_filters() -> None:
     row = {
         "n": 4,
         "shortfall": 3,
-        "leakage": {"n_examined": 10, "parse_rate": 0.4, "n_truncated": 0, "n_rejected": 2},
+        "leakage": {"n_examined": 10, "n_malformed": 6, "n_truncated": 0, "n_rejected": 2},
     }
     assert shortfall_warning(row) == (
         "taught 1 of 4 examples: 6 of 10 teacher continuations were not in the task's format, "
         "2 examples were stopped by filters (the leakage gate)"
     )
     assert shortfall_warning({"n": 4, "shortfall": 4, "leakage": None}) == "taught 0 of 4 examples"
-    clean = {"n_examined": 10, "parse_rate": 1.0, "n_truncated": 0, "n_rejected": 0}
+    clean = {"n_examined": 10, "n_malformed": 0, "n_truncated": 0, "n_rejected": 0}
     assert shortfall_warning({"n": 4, "shortfall": 1, "leakage": clean}) == (
         "taught 3 of 4 examples: no round released a new candidate (repeats, or a private vote "
         "without consensus)"
@@ -72,7 +72,7 @@ def test_the_done_line_is_followed_by_the_warning() -> None:
         "timings": {"teach_s": 1.0, "eval_s": 2.0},
         "n": 16,
         "shortfall": 16,
-        "leakage": {"n_examined": 5, "parse_rate": 0.0, "n_truncated": 5, "n_rejected": 0},
+        "leakage": {"n_examined": 5, "n_malformed": 5, "n_truncated": 5, "n_rejected": 0},
     }
     with RichReporter(Console(file=out, width=200, color_system=None)) as reporter:
         reporter.unit_finished(key, row)

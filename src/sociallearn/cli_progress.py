@@ -83,18 +83,17 @@ def shortfall_warning(row: dict[str, Any]) -> str | None:
     The unit's result is still stored (``shortfall`` records the gap); the warning makes a
     setting that silently starves teaching visible while the run goes on.
     """
-    shortfall = int(row.get("shortfall") or 0)
+    shortfall, wanted = row["shortfall"], row["n"]
     if shortfall <= 0:
         return None
-    wanted = int(row.get("n") or 0)
     text = f"taught {wanted - shortfall} of {wanted} examples"
     if (row.get("privacy") or {}).get("stopped_by_budget"):
         return f"{text}: the privacy budget (max_epsilon) stopped teaching"
     leakage = row.get("leakage") or {}
-    examined = int(leakage.get("n_examined", 0))
-    malformed = examined - round(float(leakage.get("parse_rate", 0.0)) * examined)
-    truncated = int(leakage.get("n_truncated", 0))
-    rejected = int(leakage.get("n_rejected", 0))
+    examined = leakage.get("n_examined", 0)
+    malformed = leakage.get("n_malformed", 0)
+    truncated = leakage.get("n_truncated", 0)
+    rejected = leakage.get("n_rejected", 0)
     if truncated:
         return (
             f"{text}: {truncated} of {examined} teacher continuations reached "

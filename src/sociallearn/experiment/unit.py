@@ -151,6 +151,7 @@ def leakage_summary(stats: GenerationStats) -> dict[str, Any]:
         "n_sampled": stats.sampled,
         "n_examined": stats.examined,
         "n_parsed": stats.parsed,
+        "n_malformed": stats.malformed,
         "n_truncated": stats.truncated,
         "parse_rate": (stats.examined - stats.malformed) / stats.examined
         if stats.examined
