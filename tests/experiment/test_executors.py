@@ -317,3 +317,12 @@ def test_dry_run_prints_a_wall_time_per_executor_setting(tmp_path: Path) -> None
     with out.open("w") as fh:
         print_plan(_grid(tmp_path / "r"), Console(file=fh, width=200))
     assert "wall time: not estimated" in out.read_text()
+    # Another GGUF is not the model the rates were measured on: no estimate rather than a wrong one.
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF")
+    with out.open("w") as fh:
+        print_plan(
+            _grid(tmp_path / "r", model=f"llamacpp:{other}", limit=50), Console(file=fh, width=200)
+        )
+    text = out.read_text()
+    assert "wall time: not estimated" in text and "estimated wall time" not in text

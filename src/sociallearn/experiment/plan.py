@@ -138,10 +138,17 @@ def makespan(seconds: list[float], workers: int) -> float:
 
 
 def _rates(config: ExperimentConfig) -> Rates | None:
+    """The measured rates, when teacher and student are both the embedded model; else ``None``.
+
+    Only the embedded model was measured: another GGUF (a 0.5B model runs 4-5x slower here)
+    would get an estimate that is silently wrong, so it gets none."""
+    from sociallearn.models.embedded import EMBEDDED_ALIASES
     from sociallearn.models.registry import split_spec
 
-    specs = {split_spec(config.teacher_spec())[0], split_spec(config.student_spec())[0]}
-    if specs != {"llamacpp"}:
+    specs = {split_spec(config.teacher_spec()), split_spec(config.student_spec())}
+    if any(
+        provider != "llamacpp" or name.lower() not in EMBEDDED_ALIASES for provider, name in specs
+    ):
         return None
     weights = str(config.student_options().get("weights") or "q4_1").lower()
     return MEASURED_RATES.get(weights, MEASURED_RATES["q4_1"])
@@ -172,7 +179,8 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
     rates = _rates(config)
     if rates is None:
         console.print(
-            "wall time: not estimated (rates are measured for the embedded llama.cpp model only)"
+            "wall time: not estimated (token rates are measured for the embedded llama.cpp "
+            "model only; run one seed, --seeds 1, and read its throughput line)"
         )
         return
     bench = Workbench(config, None)
