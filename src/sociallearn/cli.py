@@ -233,7 +233,12 @@ def run(
         console.print(f"run directory: {cfg.run_dir}; executor: {runner.label}")
         _note_data_sources(cfg)
         with RichReporter(console) as reporter:
-            summary = run_experiment(cfg, reporter, executor=runner)
+            summary = run_experiment(
+                cfg,
+                reporter,
+                executor=runner,
+                warn=lambda m: err_console.print(_styled("warning:", "yellow", m), highlight=False),
+            )
         _print_results(summary.run_dir_rows)
         _write_report(cfg.run_dir)
         console.print(

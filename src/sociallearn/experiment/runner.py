@@ -124,7 +124,18 @@ def open_store(config: ExperimentConfig, *, shared: bool = False) -> ResultsStor
     return store
 
 
-def preflight(config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKey]) -> None:
+Warn = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    import sys
+
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def preflight(
+    config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKey], warn: Warn = _stderr
+) -> None:
     """Fail on bad input (unknown task, missing data, n larger than a silo) before any unit runs.
 
     Seating a classroom splits the data and builds the teachers, without a single model call.
@@ -134,6 +145,37 @@ def preflight(config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKe
     for key in units:
         build_classroom(config, bench, key)
     check_silos_and_context(config, bench, units)
+    check_synthesis_budget(config, bench, units, warn)
+
+
+def check_synthesis_budget(
+    config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKey], warn: Warn
+) -> None:
+    """Warn when most of a task's own examples are longer than ``synthesis.max_tokens``.
+
+    A continuation that reaches the budget before its example ends is dropped: teaching then
+    spends most of its calls on nothing (Lambada at 80 tokens ran 25 minutes for no example),
+    and what it does teach is biased towards short examples (BoolQ at 80: 38-44% dropped).
+    Generated examples run shorter than real ones, so this warns, it does not refuse.
+    """
+    model = bench.teacher_model()
+    count = getattr(getattr(model, "model", model), "count_tokens", None)
+    if count is None:
+        return  # a server's tokenizer is not known here
+    budget = config.synthesis.max_tokens
+    for name in sorted({k.task for k in units if k.aggregator is not None and k.n > 0}):
+        task, pool = bench.task(name), bench.data(name).pool[:200]
+        lengths = sorted(count(task.render(e)) for e in pool)
+        if not lengths:
+            continue
+        median, p90 = lengths[len(lengths) // 2], lengths[int(0.9 * (len(lengths) - 1))]
+        if median > budget:
+            warn(
+                f"synthesis.max_tokens is {budget}, but most of {name}'s examples are longer "
+                f"(median {median} tokens, 90th percentile {p90}): teacher continuations that "
+                "reach the budget are dropped, which slows teaching and teaches shorter examples "
+                "than the task's; raise synthesis.max_tokens in the config"
+            )
 
 
 def _gold_label(task: Task) -> Callable[[Example], str]:
@@ -197,6 +239,7 @@ def run_experiment(
     reporter: RunReporter | None = None,
     units: Sequence[UnitKey] | None = None,
     executor: Executor | None = None,
+    warn: Warn = _stderr,
 ) -> RunSummary:
     """Run every unfinished unit of the grid; finished ones (from a previous run) are skipped.
 
@@ -212,9 +255,9 @@ def run_experiment(
         done = store.done()
         todo = [u for u in all_units if str(u) not in done]
         store.export()  # in step with the store before units are appended
-        reporter.start(len(all_units), len(all_units) - len(todo))
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
-        preflight(config, bench, todo)
+        preflight(config, bench, todo, warn)  # before the progress display: errors read plainly
+        reporter.start(len(all_units), len(all_units) - len(todo))
         n_items: dict[str, int] = {}
         for key in todo:
             n = len(bench.data(key.task).test)
