@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sociallearn.errors import ConfigError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.executors import Executor, Job, JobResult
+from sociallearn.experiment.executors.base import Warn, warn_on_stderr
 from sociallearn.experiment.executors.local import LocalExecutor
 from sociallearn.experiment.plan import unit_cost
 from sociallearn.experiment.store import ResultsStore
@@ -124,17 +125,11 @@ def open_store(config: ExperimentConfig, *, shared: bool = False) -> ResultsStor
     return store
 
 
-Warn = Callable[[str], None]
-
-
-def _stderr(message: str) -> None:
-    import sys
-
-    print(f"warning: {message}", file=sys.stderr)
-
-
 def preflight(
-    config: ExperimentConfig, bench: Workbench, units: Sequence[UnitKey], warn: Warn = _stderr
+    config: ExperimentConfig,
+    bench: Workbench,
+    units: Sequence[UnitKey],
+    warn: Warn = warn_on_stderr,
 ) -> None:
     """Fail on bad input (unknown task, missing data, n larger than a silo) before any unit runs.
 
@@ -158,12 +153,15 @@ def check_synthesis_budget(
     and what it does teach is biased towards short examples (BoolQ at 80: 38-44% dropped).
     Generated examples run shorter than real ones, so this warns, it does not refuse.
     """
+    generating = sorted({k.task for k in units if k.aggregator is not None and k.n > 0})
+    if not generating:
+        return  # nothing to generate: the teacher model need not even load here
     model = bench.teacher_model()
     count = getattr(getattr(model, "model", model), "count_tokens", None)
     if count is None:
         return  # a server's tokenizer is not known here
     budget = config.synthesis.max_tokens
-    for name in sorted({k.task for k in units if k.aggregator is not None and k.n > 0}):
+    for name in generating:
         task, pool = bench.task(name), bench.data(name).pool[:200]
         lengths = sorted(count(task.render(e)) for e in pool)
         if not lengths:
@@ -239,7 +237,7 @@ def run_experiment(
     reporter: RunReporter | None = None,
     units: Sequence[UnitKey] | None = None,
     executor: Executor | None = None,
-    warn: Warn = _stderr,
+    warn: Warn = warn_on_stderr,
 ) -> RunSummary:
     """Run every unfinished unit of the grid; finished ones (from a previous run) are skipped.
 

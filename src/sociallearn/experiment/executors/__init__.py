@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 from sociallearn.errors import UserError
@@ -17,6 +16,7 @@ from sociallearn.experiment.executors.base import (
     WorkerLostError,
     usable_cores,
     uses_llamacpp,
+    warn_on_stderr,
 )
 
 EXECUTORS = ("local", "processes", "ray")
@@ -46,12 +46,8 @@ class ExecutorSettings:
     num_gpus: float | None = None
 
 
-def _stderr(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
 def make_executor(
-    settings: ExecutorSettings, config: ExperimentConfig, warn: Warn = _stderr
+    settings: ExecutorSettings, config: ExperimentConfig, warn: Warn = warn_on_stderr
 ) -> Executor:
     """Check the flags (one-line errors) and build the executor; nothing is started yet."""
     s = settings

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import traceback
 from abc import ABC, abstractmethod
 from collections import deque
@@ -325,3 +326,8 @@ def parse_positive(value: int | None, flag: str) -> int | None:
 
 
 Warn = Callable[[str], None]
+
+
+def warn_on_stderr(message: str) -> None:
+    """The default :data:`Warn`: one ``warning:`` line on stderr (the CLI passes a styled one)."""
+    print(f"warning: {message}", file=sys.stderr)
