@@ -156,8 +156,7 @@ def check_synthesis_budget(
     generating = sorted({k.task for k in units if k.aggregator is not None and k.n > 0})
     if not generating:
         return  # nothing to generate: the teacher model need not even load here
-    model = bench.teacher_model()
-    count = getattr(getattr(model, "model", model), "count_tokens", None)
+    count = getattr(_backend(bench.teacher_model()), "count_tokens", None)
     if count is None:
         return  # a server's tokenizer is not known here
     budget = config.synthesis.max_tokens
@@ -174,6 +173,11 @@ def check_synthesis_budget(
                 "reach the budget are dropped, which slows teaching and teaches shorter examples "
                 "than the task's; raise synthesis.max_tokens in the config"
             )
+
+
+def _backend(model: object) -> object:
+    """The model behind a ``CachedModel`` (whose tokenizer and context the checks read)."""
+    return getattr(model, "model", model)
 
 
 def _gold_label(task: Task) -> Callable[[Example], str]:
@@ -212,8 +216,7 @@ def check_silos_and_context(
                     f"{key.task} has {smallest} ({config.teachers} teachers); lower heldout or "
                     "teachers (a smaller held-out part would be used than recorded)"
                 )
-    model = bench.student_model()
-    inner = getattr(model, "model", model)  # a CachedModel's model
+    inner = _backend(bench.student_model())
     n_ctx, count = getattr(inner, "n_ctx", None), getattr(inner, "count_tokens", None)
     if not isinstance(n_ctx, int) or count is None:
         return  # a server's context is not known here; it refuses long prompts itself
