@@ -46,6 +46,11 @@ def test_audit_writes_privacy_rows_and_baseline_memorises(tmp_path: Path) -> Non
     assert {r["run"] for r in rows} == {0, 1, 2}
     assert all(0 <= r["rank"] < 50 and r["n_references"] == 49 for r in rows)
     assert json.loads(lines[0])["template"].startswith("sms_spam")
+    # Each message names its run, template included: the codes and names runs of one seed
+    # share a teaching key, and a reader must tell their transcripts apart without their order.
+    transcript = (tmp_path / "audit" / "transcript.jsonl").read_text().splitlines()
+    named = {json.loads(line)["unit"] for line in transcript}
+    assert named == {r["unit"] for r in rows}
     # Resume: nothing recomputed, same rows.
     again = run_audit(cfg, console)
     assert sorted(json.dumps(r, sort_keys=True) for r in again) == sorted(

@@ -187,6 +187,29 @@ def test_an_audit_store_is_rebuilt_from_privacy_rows(tmp_path: Path) -> None:
     rebuilt.close()
 
 
+def test_an_audit_transcript_named_per_run_is_matched_by_name_not_order(tmp_path: Path) -> None:
+    # The transcript lists the names run first, the privacy rows the codes run first: only the
+    # run's full name (template included) can pair them.
+    (tmp_path / "privacy.jsonl").write_text(
+        "".join(
+            json.dumps({"unit": f"t/m/2/r/0/{template}", "rank": rank}) + "\n"
+            for template, rank in (("code", 3), ("name", 5))
+        )
+    )
+    (tmp_path / "transcript.jsonl").write_text(
+        "".join(
+            json.dumps({"unit": f"t/m/2/r/0/{template}", "k": k}) + "\n"
+            for template, k in (("name", 2), ("name", 3), ("code", 1))
+        )
+    )
+    assert rebuild_from_exports(tmp_path)[0] == 2
+    by_unit: dict[str, list[int]] = {}
+    with sqlite3.connect(tmp_path / "results.sqlite") as db:
+        for unit, text in db.execute("SELECT unit, row FROM messages ORDER BY unit, seq"):
+            by_unit.setdefault(unit, []).append(json.loads(text)["k"])
+    assert by_unit == {"audit/t/m/2/r/0/code": [1], "audit/t/m/2/r/0/name": [2, 3]}
+
+
 # ------------------------------------------------------- item 7: OS and SQLite write failures
 
 

@@ -128,7 +128,9 @@ def audit_unit(
         # Kept so that any other estimate can be computed later without scoring again.
         "reference_scores": [round(score, 6) for score in refs],
     }
-    return row, room.transcript.rows()
+    # The transcript's unit is the teaching key; the run is that key *and* a template (the codes
+    # and names runs of one seed share the key), so each message carries the run's own name.
+    return row, [{**message, "unit": row["unit"]} for message in room.transcript.rows()]
 
 
 def _check_methods(config: ExperimentConfig) -> None:

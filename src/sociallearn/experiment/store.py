@@ -428,8 +428,9 @@ def rebuild_from_exports(run_dir: Path) -> tuple[int, Path | None]:
             for unit, row in results.items():
                 store.save(unit, row, take(unit))
             for unit, row in privacy.items():
-                # The transcript names an audit run by its unit key, without the template.
-                messages = take(unit.rsplit("/", 1)[0])
+                # Transcripts name an audit run in full; older ones named it by its teaching key
+                # alone, which the run's templates share, so their blocks are taken in order.
+                messages = take(unit) or take(unit.rsplit("/", 1)[0])
                 store.save(f"audit/{unit}", {"unit": unit}, messages, "audit", [row])
         finally:
             store.close()
