@@ -14,6 +14,7 @@ Tests marked ``hf`` need the ``[hf]`` extra; they skip without it, and fail inst
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -204,6 +205,29 @@ def test_context_length_is_known_and_enforced(hf_model: Any) -> None:
     assert hf_model.count_tokens("Hello world") == 2
     with pytest.raises(UserError, match=r"context overflow: 8193 tokens > the model's 8192"):
         hf_model.score([ScoreRequest("hi " * 8192, " there")])
+
+
+@pytest.mark.hf
+def test_a_device_torch_cannot_use_is_one_clear_error(embedded_gguf: Path) -> None:
+    _require_hf()
+    import torch
+
+    with pytest.raises(UserError, match="expected a torch device such as cpu or cuda, got 'gpu'"):
+        create_model("hf:smollm2", device="gpu")
+    if not torch.cuda.is_available():  # this machine: a CPU build of torch
+        with pytest.raises(UserError, match="sees no CUDA device") as info:
+            create_model("hf:smollm2", device="cuda")
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.hf
+def test_the_model_id_names_what_changes_results(hf_model: Any) -> None:
+    assert hf_model.model_id == "hf:smollm2"  # float32 on the CPU: the plain name
+    # torch's CUDA generator draws other samples from a seed than its CPU one (measured on an
+    # H200: benchmarks/bench_hf_device.py), so a cache must not serve one device's to the other.
+    on_gpu = copy.copy(hf_model)
+    on_gpu._device, on_gpu._dtype = "cuda:1", "bfloat16"
+    assert on_gpu.model_id == "hf:smollm2@dtype=bfloat16@device=cuda"
 
 
 @pytest.mark.hf

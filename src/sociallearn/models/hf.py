@@ -163,6 +163,17 @@ class HFModel:
         torch_dtype = getattr(self._torch, dtype, None)
         if not isinstance(torch_dtype, self._torch.dtype):
             raise UserError(f"option dtype: expected a torch dtype such as float32, got {dtype!r}")
+        try:
+            kind = self._torch.device(device).type
+        except (RuntimeError, TypeError):
+            raise UserError(
+                f"option device: expected a torch device such as cpu or cuda, got {device!r}"
+            ) from None
+        if kind == "cuda" and not self._torch.cuda.is_available():
+            raise UserError(
+                f"option device: {device!r}, but torch {self._torch.__version__} sees no CUDA "
+                "device (a CPU-only build, or no driver); use device=cpu"
+            )
         if n_threads is not None:
             self._torch.set_num_threads(max(1, int(n_threads)))
         source = str(converted_directory(gguf)) if gguf is not None else name
@@ -193,7 +204,12 @@ class HFModel:
 
     @property
     def model_id(self) -> str:
+        # What changes results is part of the id, so caches never mix them: the dtype, and the
+        # device type, since torch's CPU and CUDA generators draw different samples from one
+        # seed (scores agree within 4e-5 nats: benchmarks/bench_hf_device.py, docs/backends.md).
         suffix = f"@dtype={self._dtype}" if self._dtype != "float32" else ""
+        kind = self._torch.device(self._device).type
+        suffix += f"@device={kind}" if kind != "cpu" else ""
         return f"hf:{self._name}{suffix}"
 
     @property
