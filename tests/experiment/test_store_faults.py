@@ -204,9 +204,12 @@ def test_an_audit_transcript_named_per_run_is_matched_by_name_not_order(tmp_path
     )
     assert rebuild_from_exports(tmp_path)[0] == 2
     by_unit: dict[str, list[int]] = {}
-    with sqlite3.connect(tmp_path / "results.sqlite") as db:
+    db = sqlite3.connect(tmp_path / "results.sqlite")
+    try:
         for unit, text in db.execute("SELECT unit, row FROM messages ORDER BY unit, seq"):
             by_unit.setdefault(unit, []).append(json.loads(text)["k"])
+    finally:
+        db.close()
     assert by_unit == {"audit/t/m/2/r/0/code": [1], "audit/t/m/2/r/0/name": [2, 3]}
 
 
