@@ -193,6 +193,7 @@ class HFModel:
         forward = inspect.signature(self._model.forward).parameters
         self._cache_arg = "cache" if "cache" in forward else "past_key_values"
         self._device = device
+        self._device_kind = kind  # "cpu", "cuda", ...: part of the model id
         self._name = name
         self._dtype = dtype
         self.prefix_reuse = prefix_reuse
@@ -208,8 +209,7 @@ class HFModel:
         # device type, since torch's CPU and CUDA generators draw different samples from one
         # seed (scores agree within 4e-5 nats: benchmarks/bench_hf_device.py, docs/backends.md).
         suffix = f"@dtype={self._dtype}" if self._dtype != "float32" else ""
-        kind = self._torch.device(self._device).type
-        suffix += f"@device={kind}" if kind != "cpu" else ""
+        suffix += f"@device={self._device_kind}" if self._device_kind != "cpu" else ""
         return f"hf:{self._name}{suffix}"
 
     @property
