@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sociallearn.models.platform_info import _enabled_features, cpu_info, platform_info
+from sociallearn.models.platform_info import _enabled_features, cpu_info, gpu_info, platform_info
 
 
 def test_cpu_info_reads_model_and_simd_flags(tmp_path: Path) -> None:
@@ -32,6 +32,30 @@ def test_cpu_info_without_cpuinfo_says_unknown(tmp_path: Path) -> None:
     assert "machine" in info
 
 
+def fake_nvidia_smi(tmp_path: Path, body: str) -> str:
+    """An executable standing in for nvidia-smi: it runs ``body`` as a shell script."""
+    script = tmp_path / "nvidia-smi"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_gpu_info_records_each_card(tmp_path: Path) -> None:
+    smi = fake_nvidia_smi(
+        tmp_path,
+        'case "$1" in --query-gpu=name,memory.total,driver_version) ;; *) exit 9;; esac\n'
+        "echo 'NVIDIA H200, 143771 MiB, 580.95.05'\necho 'NVIDIA H200, 143771 MiB, 580.95.05'",
+    )
+    card = {"name": "NVIDIA H200", "memory": "143771 MiB", "driver": "580.95.05"}
+    assert gpu_info(smi) == [card, card]
+
+
+def test_gpu_info_is_none_without_a_working_nvidia_smi(tmp_path: Path) -> None:
+    assert gpu_info(str(tmp_path / "absent")) is None
+    # Installed but no driver loaded: nvidia-smi fails, the record says unknown, the run goes on.
+    assert gpu_info(fake_nvidia_smi(tmp_path, "echo 'NVIDIA-SMI has failed' >&2; exit 9")) is None
+
+
 def test_enabled_features_parse_llama_system_info() -> None:
     text = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 0 | AVX512 = 1 | OPENMP = 1 | REPACK = 1 |"
     assert _enabled_features(text) == ["SSE3", "AVX", "AVX2", "AVX512", "OPENMP", "REPACK"]
@@ -39,7 +63,7 @@ def test_enabled_features_parse_llama_system_info() -> None:
 
 def test_platform_info_is_json_and_names_the_llama_cpp_build() -> None:
     info = json.loads(json.dumps(platform_info()))
-    assert set(info) == {"os", "cpu", "libraries", "llama_cpp"}
+    assert set(info) == {"os", "cpu", "gpus", "libraries", "llama_cpp"}
     assert "llama-cpp-python" in info["libraries"]
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,38 @@ def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
         "family_model_stepping": "/".join(family.values()) if family else None,
         "simd": [f for f in _SIMD_FLAGS if f in flags] if flags else None,
     }
+
+
+def gpu_info(nvidia_smi: str = "nvidia-smi") -> list[dict[str, str]] | None:
+    """The NVIDIA GPUs this machine shows (name, memory, driver), ``None`` without ``nvidia-smi``.
+
+    With ``device: cuda`` the model id says only "cuda"; which card ran it is recorded here. Asked
+    of ``nvidia-smi`` rather than torch so that writing ``run.json`` never imports torch or
+    initialises CUDA. A failing or slow ``nvidia-smi`` is recorded as ``None``, never an error:
+    this is a record of the machine, not something a run depends on.
+    """
+    path = shutil.which(nvidia_smi)
+    if path is None:
+        return None
+    fields = ("name", "memory.total", "driver_version")
+    try:
+        done = subprocess.run(
+            [path, f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    gpus: list[dict[str, str]] = []
+    for line in done.stdout.splitlines():
+        values = [value.strip() for value in line.split(",")]
+        if len(values) == len(fields):
+            gpus.append({"name": values[0], "memory": values[1], "driver": values[2]})
+    return gpus
 
 
 def library_versions() -> dict[str, str | None]:
@@ -141,6 +175,7 @@ def platform_info() -> dict[str, Any]:
     return {
         "os": platform.platform(),
         "cpu": cpu_info(),
+        "gpus": gpu_info(),
         "libraries": library_versions(),
         "llama_cpp": llama_cpp_build(),
     }
