@@ -226,7 +226,7 @@ def test_the_model_id_names_what_changes_results(hf_model: Any) -> None:
     # torch's CUDA generator draws other samples from a seed than its CPU one (measured on an
     # H200: benchmarks/bench_hf_device.py), so a cache must not serve one device's to the other.
     on_gpu = copy.copy(hf_model)
-    on_gpu._device_kind, on_gpu._dtype = "cuda", "bfloat16"
+    on_gpu._device, on_gpu._dtype = hf_model._torch.device("cuda:1"), "bfloat16"
     assert on_gpu.model_id == "hf:smollm2@dtype=bfloat16@device=cuda"
 
 

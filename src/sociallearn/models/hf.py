@@ -164,12 +164,12 @@ class HFModel:
         if not isinstance(torch_dtype, self._torch.dtype):
             raise UserError(f"option dtype: expected a torch dtype such as float32, got {dtype!r}")
         try:
-            kind = self._torch.device(device).type
+            parsed = self._torch.device(device)
         except (RuntimeError, TypeError):
             raise UserError(
                 f"option device: expected a torch device such as cpu or cuda, got {device!r}"
             ) from None
-        if kind == "cuda" and not self._torch.cuda.is_available():
+        if parsed.type == "cuda" and not self._torch.cuda.is_available():
             raise UserError(
                 f"option device: {device!r}, but torch {self._torch.__version__} sees no CUDA "
                 "device (a CPU-only build, or no driver); use device=cpu"
@@ -184,7 +184,7 @@ class HFModel:
             self._tok = transformers.AutoTokenizer.from_pretrained(source, **extra)
             self._model = transformers.AutoModelForCausalLM.from_pretrained(
                 source, dtype=torch_dtype, **extra
-            ).to(device)
+            ).to(parsed)
         except (OSError, ValueError, KeyError) as exc:
             message = " ".join(str(exc).split())[:300]
             raise UserError(f"--model hf:{name}: cannot load the model ({message})") from exc
@@ -192,8 +192,7 @@ class HFModel:
         # transformers 5 renamed the key/value cache argument and output to ``cache``.
         forward = inspect.signature(self._model.forward).parameters
         self._cache_arg = "cache" if "cache" in forward else "past_key_values"
-        self._device = device
-        self._device_kind = kind  # "cpu", "cuda", ...: part of the model id
+        self._device = parsed  # its type ("cpu", "cuda", ...) is part of the model id
         self._name = name
         self._dtype = dtype
         self.prefix_reuse = prefix_reuse
@@ -209,7 +208,7 @@ class HFModel:
         # device type, since torch's CPU and CUDA generators draw different samples from one
         # seed (scores agree within 4e-5 nats: benchmarks/bench_hf_device.py, docs/backends.md).
         suffix = f"@dtype={self._dtype}" if self._dtype != "float32" else ""
-        suffix += f"@device={self._device_kind}" if self._device_kind != "cpu" else ""
+        suffix += f"@device={self._device.type}" if self._device.type != "cpu" else ""
         return f"hf:{self._name}{suffix}"
 
     @property

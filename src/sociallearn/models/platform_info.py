@@ -86,10 +86,10 @@ def gpu_info(nvidia_smi: str = "nvidia-smi") -> list[dict[str, str]] | None:
     path = shutil.which(nvidia_smi)
     if path is None:
         return None
-    fields = ("name", "memory.total", "driver_version")
+    fields = {"name": "name", "memory": "memory.total", "driver": "driver_version"}
     try:
         done = subprocess.run(
-            [path, f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
+            [path, f"--query-gpu={','.join(fields.values())}", "--format=csv,noheader"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -99,12 +99,8 @@ def gpu_info(nvidia_smi: str = "nvidia-smi") -> list[dict[str, str]] | None:
         return None
     if done.returncode != 0:
         return None
-    gpus: list[dict[str, str]] = []
-    for line in done.stdout.splitlines():
-        values = [value.strip() for value in line.split(",")]
-        if len(values) == len(fields):
-            gpus.append({"name": values[0], "memory": values[1], "driver": values[2]})
-    return gpus
+    rows = [[value.strip() for value in line.split(",")] for line in done.stdout.splitlines()]
+    return [dict(zip(fields, row, strict=True)) for row in rows if len(row) == len(fields)]
 
 
 def library_versions() -> dict[str, str | None]:
