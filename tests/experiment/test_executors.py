@@ -290,6 +290,48 @@ def test_ray_audit_equals_the_serial_audit(tmp_path: Path, ray_cluster: Any) -> 
     assert _transcripts(tmp_path / "ray") == _transcripts(tmp_path / "serial")
 
 
+# --- the job queue: longest first, a sibling after the job whose teaching it repeats ------------
+
+
+class _Finished:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def started(self, job: Job) -> None: ...
+
+    def items_done(self, job: Job, count: int) -> None: ...
+
+    def finished(self, result: JobResult) -> None:
+        self.keys.append(result.job.key)
+
+
+def _job(seed: int, cost: float, aggregator: str = "random", after: Job | None = None) -> Job:
+    key = UnitKey("sms_spam", "synthetic_examples", 2, aggregator, seed)
+    return Job(key, cost=cost, after=None if after is None else after.key)
+
+
+def test_a_job_waits_for_the_sibling_whose_teaching_it_repeats_if_others_can_run() -> None:
+    from sociallearn.experiment.executors.base import JobQueue
+
+    first = _job(0, 5.0)
+    sibling = _job(0, 9.0, "class_balanced", after=first)
+    short = _job(1, 1.0)
+    stored = _job(2, 2.0, "class_balanced", after=_job(2, 5.0))  # its first sibling: not here
+    events = _Finished()
+    queue = JobQueue([first, sibling, short, stored], events, retries=1)
+    # Longest first, but the sibling is held back while its first sibling runs...
+    assert [queue.take(), queue.take(), queue.take()] == [first, stored, short]
+    queue.finish(JobResult(first, {}, []))
+    assert queue.take() == sibling and queue.take() is None
+    # ...and while it waits to run again after its worker was lost (it goes back first).
+    queue = JobQueue([first, sibling, short], events, retries=1)
+    assert queue.take() == first
+    queue.put_back(first, "worker was lost", "a crash")
+    assert [queue.take(), queue.take()] == [first, short]
+    # A worker is never left idle for it: with nothing else left, the sibling starts (and teaches).
+    assert queue.take() == sibling and queue.take() is None
+
+
 # --- --dry-run: wall time per executor setting ---------------------------------------------------
 
 
@@ -326,3 +368,27 @@ def test_dry_run_prints_a_wall_time_per_executor_setting(tmp_path: Path) -> None
         )
     text = out.read_text()
     assert "wall time: not estimated" in text and "estimated wall time" not in text
+
+
+def test_dry_run_counts_a_siblings_teaching_once(tmp_path: Path) -> None:
+    """Units that differ only in the aggregator sample the same candidates: with the response
+    cache the later ones cost their evaluation (and votes), without it they teach again."""
+    import re
+
+    from sociallearn.experiment.plan import print_plan
+
+    def total(**fields: Any) -> int:
+        out = tmp_path / "plan.txt"
+        cfg = _grid(tmp_path / "r", aggregators=["random", "class_balanced"], **fields)
+        with out.open("w") as fh:
+            print_plan(cfg, Console(file=fh, width=200))
+        found = re.search(r"total model calls \(est.\): (\d+)", out.read_text())
+        assert found is not None
+        return int(found.group(1))
+
+    from sociallearn.experiment.plan import teaching_cost
+
+    key = UnitKey("sms_spam", "synthetic_examples", 2, "class_balanced", 0)
+    teaching = teaching_cost(_grid(tmp_path / "r"), key).calls
+    # Per seed (two), the class-balanced unit's teaching is what the random unit's costs.
+    assert teaching > 0 and total(cache=False) - total() == 2 * teaching

@@ -140,3 +140,71 @@ def test_kill_nine_mid_run_then_resume_gives_the_same_results(tmp_path: Path) ->
         return _stable([json.loads(x) for x in lines])
 
     assert rows("killed") == rows("clean")
+
+
+# --- siblings that differ only in the aggregator teach once --------------------------------------
+
+SIBLINGS: dict[str, Any] = {
+    "methods": ["zero_shot", "synthetic_examples"],
+    "aggregators": ["random", "class_balanced", "voting"],
+    "seeds": [0, 1],
+}
+
+
+def test_a_sibling_asks_the_teachers_exactly_what_the_first_aggregator_asked(
+    tmp_path: Path,
+) -> None:
+    """The premise of dealing siblings after each other: the same generation requests (prompt,
+    budget, seed), so the response cache answers all of them the second time."""
+    from sociallearn.experiment.unit import build_classroom, teach
+    from sociallearn.experiment.units import UnitKey
+    from sociallearn.experiment.workbench import Workbench
+    from sociallearn.models.fake import FakeModel
+
+    config = fake_run_config(tmp_path / "r", SIBLINGS)
+    bench = Workbench(config, None)
+    model = bench.teacher_model()
+    assert isinstance(model, FakeModel)
+    asked: dict[str, list[Any]] = {}
+    for aggregator in ("random", "class_balanced", "voting"):
+        key = UnitKey("sms_spam", "synthetic_examples", 2, aggregator, 1)
+        model.generate_calls.clear()
+        room = build_classroom(config, bench, key)
+        teach(config, bench, key, room, key.teaching_seed())
+        asked[aggregator] = list(model.generate_calls)
+    assert asked["random"] and len({p.seed for _, p in asked["random"]}) > 1
+    assert asked["class_balanced"] == asked["random"] == asked["voting"]
+
+
+def test_jobs_of_siblings_wait_for_the_first_and_cost_only_what_it_cannot_share(
+    tmp_path: Path,
+) -> None:
+    from sociallearn.experiment.plan import unit_cost
+    from sociallearn.experiment.runner import unit_jobs
+    from sociallearn.experiment.units import UnitKey, expand_units
+    from sociallearn.experiment.workbench import Workbench
+
+    config = fake_run_config(tmp_path / "r", SIBLINGS)
+    bench = Workbench(config, None)
+    grid = expand_units(config)
+    first = UnitKey("sms_spam", "synthetic_examples", 2, "random", 0)
+    balanced = UnitKey("sms_spam", "synthetic_examples", 2, "class_balanced", 0)
+    voting = UnitKey("sms_spam", "synthetic_examples", 2, "voting", 0)
+    jobs = {job.unit: job for job in unit_jobs(config, bench, grid, grid)}
+    assert (
+        jobs[first].after is None
+        and jobs[UnitKey("sms_spam", "zero_shot", 0, None, 0)].after is None
+    )
+    assert jobs[balanced].after == jobs[voting].after == str(first)
+    # Only evaluation is left to the class-balanced sibling; voting still pays for its votes.
+    evaluation = unit_cost(config, bench, UnitKey("sms_spam", "zero_shot", 0, None, 0))
+    assert jobs[balanced].cost == evaluation < jobs[voting].cost < unit_cost(config, bench, voting)
+    assert jobs[first].cost == unit_cost(config, bench, first)
+    # The first sibling stored by an earlier run: its candidates are cached, nothing to wait for.
+    left = [k for k in grid if k != first]
+    jobs = {job.unit: job for job in unit_jobs(config, bench, left, grid)}
+    assert jobs[balanced].after is None and jobs[balanced].cost == evaluation
+    # Without the response cache a sibling teaches again: full cost, no waiting.
+    uncached = fake_run_config(tmp_path / "u", SIBLINGS, cache=False)
+    jobs = {job.unit: job for job in unit_jobs(uncached, bench, grid, grid)}
+    assert jobs[balanced].after is None and jobs[balanced].cost == unit_cost(config, bench, first)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from sociallearn.errors import SocialLearnError
 from sociallearn.experiment.config import ExperimentConfig
-from sociallearn.experiment.units import UnitKey, expand_units
+from sociallearn.experiment.units import UnitKey, expand_units, teaching_leaders
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.teaching.methods.base import CallBudget, TeachingCost
 
@@ -41,19 +41,25 @@ def teaching_cost(config: ExperimentConfig, key: UnitKey) -> TeachingCost:
     return cost
 
 
-def estimate_calls(config: ExperimentConfig, key: UnitKey, n_items: int, n_labels: int) -> int:
+def estimate_calls(
+    config: ExperimentConfig, key: UnitKey, n_items: int, n_labels: int, *, reused: bool = False
+) -> int:
     """Upper-bound-ish count of model requests (generations + scored continuations) of a unit:
-    evaluation, plus what the unit's method declares for teaching."""
+    evaluation, plus what the unit's method declares for teaching. ``reused``: an earlier sibling
+    taught with the same requests (``teaching_leaders``), so its generations are cache hits."""
     evaluation = n_items * (n_labels if config.answer_mode == "score" and n_labels else 1)
-    return evaluation + teaching_cost(config, key).calls
+    cost = teaching_cost(config, key)
+    return evaluation + (cost.scores if reused else cost.calls)
 
 
-def unit_cost(config: ExperimentConfig, bench: Workbench, key: UnitKey) -> float:
+def unit_cost(
+    config: ExperimentConfig, bench: Workbench, key: UnitKey, *, reused: bool = False
+) -> float:
     """Relative cost of a grid unit (its estimated model calls), to deal the longest first."""
     task = bench.task(key.task)
     n_items = len(bench.data(key.task).test)
     n_items = min(n_items, config.limit) if config.limit else n_items
-    return float(estimate_calls(config, key, n_items, len(task.labels)))
+    return float(estimate_calls(config, key, n_items, len(task.labels), reused=reused))
 
 
 def audit_cost(config: ExperimentConfig, key: UnitKey) -> float:
@@ -110,9 +116,16 @@ def _shape(config: ExperimentConfig, bench: Workbench, name: str) -> _TaskShape:
 
 
 def unit_seconds(
-    config: ExperimentConfig, key: UnitKey, shape: _TaskShape, n_items: int, rates: Rates
+    config: ExperimentConfig,
+    key: UnitKey,
+    shape: _TaskShape,
+    n_items: int,
+    rates: Rates,
+    *,
+    reused: bool = False,
 ) -> float:
-    """Estimated seconds of one unit on one worker (one thread) from measured token rates."""
+    """Estimated seconds of one unit on one worker (one thread) from measured token rates;
+    ``reused`` as in ``estimate_calls``."""
     syn = config.synthesis
     prompt = max(key.n, 1) * shape.example_tokens + 30
     # The learned prompt is prefilled once (its KV cells are reused), then each item's query.
@@ -125,7 +138,8 @@ def unit_seconds(
     # its budget; each scored continuation (a vote, a held-out answer) costs an example's tokens.
     cost = teaching_cost(config, key)
     generation = syn.n_gen * shape.example_tokens / rates.prefill + syn.max_tokens / rates.decode
-    teaching = cost.generations * generation + cost.scores * shape.example_tokens / rates.score
+    generations = 0 if reused else cost.generations
+    teaching = generations * generation + cost.scores * shape.example_tokens / rates.score
     return evaluation + teaching
 
 
@@ -164,6 +178,8 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
     from sociallearn.tasks import get_task
 
     units = expand_units(config)
+    # Without the response cache a sibling teaches again.
+    reuses = teaching_leaders(units) if config.cache else {}
     table = Table(title=f"{len(units)} units (dry run: nothing is executed)")
     for col in ("unit", "test items", "model calls (est.)"):
         table.add_column(col)
@@ -171,7 +187,7 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
     for key in units:
         task = get_task(key.task)
         items = config.limit or config.test_size or 500
-        calls = estimate_calls(config, key, items, len(task.labels))
+        calls = estimate_calls(config, key, items, len(task.labels), reused=key in reuses)
         total += calls
         table.add_row(str(key), str(items), str(calls))
     console.print(table)
@@ -185,8 +201,9 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
         return
     bench = Workbench(config, None)
     shapes = {name: _shape(config, bench, name) for name in config.tasks}
+    items = config.limit or config.test_size or 500
     seconds = [
-        unit_seconds(config, key, shapes[key.task], config.limit or config.test_size or 500, rates)
+        unit_seconds(config, key, shapes[key.task], items, rates, reused=key in reuses)
         for key in units
     ]
     print_wall_times(seconds, rates, console)

@@ -16,7 +16,7 @@ from sociallearn.experiment.executors.base import Warn, warn_on_stderr
 from sociallearn.experiment.executors.local import LocalExecutor
 from sociallearn.experiment.plan import unit_cost
 from sociallearn.experiment.store import ResultsStore
-from sociallearn.experiment.units import UnitKey, expand_units
+from sociallearn.experiment.units import UnitKey, expand_units, teaching_leaders
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.tasks.base import Example, Task
 
@@ -235,6 +235,24 @@ def check_silos_and_context(
             )
 
 
+def unit_jobs(
+    config: ExperimentConfig, bench: Workbench, todo: Sequence[UnitKey], grid: Sequence[UnitKey]
+) -> list[Job]:
+    """The jobs of the units left to run (``todo``, of ``grid``). A unit whose teaching an
+    earlier unit of the grid repeats (``teaching_leaders``) costs only its evaluation and votes:
+    with the response cache its candidates are free — once that sibling has taught, so while
+    the sibling is still to run, the unit comes ``after`` it."""
+    leaders = teaching_leaders(grid) if config.cache else {}
+    left = set(todo)
+    jobs = []
+    for key in todo:
+        leader = leaders.get(key)
+        cost = unit_cost(config, bench, key, reused=leader is not None)
+        after = str(leader) if leader in left else None
+        jobs.append(Job(key, cost=cost, after=after))
+    return jobs
+
+
 def run_experiment(
     config: ExperimentConfig,
     reporter: RunReporter | None = None,
@@ -263,7 +281,7 @@ def run_experiment(
         for key in todo:
             n = len(bench.data(key.task).test)
             n_items[key.task] = min(n, config.limit) if config.limit else n
-        jobs = [Job(key, cost=unit_cost(config, bench, key)) for key in todo]
+        jobs = unit_jobs(config, bench, todo, all_units)
         events = _RunEvents(store, reporter, n_items)
         executor.run(config, jobs, events, bench)
         store.export()

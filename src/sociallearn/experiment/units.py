@@ -7,7 +7,8 @@ row in the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sociallearn.errors import ConfigError
@@ -107,3 +108,21 @@ def expand_units(config: ExperimentConfig) -> list[UnitKey]:
                     for seed in config.seeds:
                         units.append(UnitKey(task, spec.label, n, agg, seed))
     return list(dict.fromkeys(units))
+
+
+def teaching_leaders(units: Sequence[UnitKey]) -> dict[UnitKey, UnitKey]:
+    """unit -> the first unit before it in ``units`` whose teaching it repeats.
+
+    Units that differ only in the aggregator share the teaching seed (``teaching_seed``): their
+    teachers are asked the same prompts with the same seeds, so a later sibling finds the
+    candidates in the response cache and pays only for its aggregator's own calls (votes).
+    """
+    first: dict[UnitKey, UnitKey] = {}
+    leaders: dict[UnitKey, UnitKey] = {}
+    for key in units:
+        if key.aggregator is None:
+            continue
+        leader = first.setdefault(replace(key, aggregator=None), key)
+        if leader != key:
+            leaders[key] = leader
+    return leaders

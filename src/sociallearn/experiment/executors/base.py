@@ -40,6 +40,10 @@ class Job:
     unit: UnitKey
     template: str | None = None  # audit runs: the canary template's name
     cost: float = 1.0  # relative cost estimate; parallel executors deal the longest jobs first
+    # The key of a job of the same run whose teaching this one repeats (a sibling unit that
+    # differs only in the aggregator): started after it, it finds the candidates in the response
+    # cache (see JobQueue).
+    after: str | None = None
 
     @property
     def kind(self) -> str:
@@ -116,7 +120,13 @@ class PoolExecutor(ABC):
 
 class JobQueue:
     """The jobs of a pool executor's run: dealt longest first, each result reported once, and a
-    job whose worker died put back at the front a bounded number of times."""
+    job whose worker died put back at the front a bounded number of times.
+
+    A job that comes ``after`` another (it repeats that one's teaching) is held back while that
+    one is unfinished and other jobs are waiting: started together, both would teach, and with
+    the response cache the later one gets the candidates free. A worker is never left idle for
+    it, though: with nothing else to deal, the job starts and teaches again (the same results;
+    an idle worker would cost wall time for a saving in compute only)."""
 
     def __init__(self, jobs: Sequence[Job], events: JobEvents, retries: int) -> None:
         # Longest first: the last jobs to start are short, so workers finish close together.
@@ -127,9 +137,25 @@ class JobQueue:
         self.finished: set[str] = set()
         self.lost: dict[str, int] = {}  # job key -> workers lost while running it
         self.start_deaths = 0  # workers lost before they could take a job
+        keys = {job.key for job in jobs}
+        # Only an unfinished job of this run is worth waiting for (an earlier run's is cached).
+        self.waits_for = {job.key: job.after for job in jobs if job.after in keys}
 
     def all_finished(self) -> bool:
         return len(self.finished) >= self.total
+
+    def take(self) -> Job | None:
+        """The next job to deal (removed from ``pending``); ``None`` when none is left."""
+        if not self.pending:
+            return None
+        # Held jobs are taken only when every pending job is held.
+        job = next((j for j in self.pending if not self._held(j)), self.pending[0])
+        self.pending.remove(job)
+        return job
+
+    def _held(self, job: Job) -> bool:
+        waited = self.waits_for.get(job.key)
+        return waited is not None and waited not in self.finished
 
     def finish(self, result: JobResult) -> None:
         # Once per job: a job resubmitted after its worker was given up for lost may finish twice.

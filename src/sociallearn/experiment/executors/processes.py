@@ -158,15 +158,16 @@ class _Pool:
         self.workers[wid] = _Worker(wid, process, inbox)
 
     def run(self) -> None:
-        pending = self.jobs.pending
         last_reap = time.monotonic()
         try:
-            for _ in range(min(self.spec.workers, len(pending))):
+            for _ in range(min(self.spec.workers, len(self.jobs.pending))):
                 self._start_worker()
             while not self.jobs.all_finished():
                 for worker in self.workers.values():
-                    if worker.ready and worker.job is None and pending:
-                        worker.job = pending.popleft()
+                    if worker.ready and worker.job is None:
+                        worker.job = self.jobs.take()
+                        if worker.job is None:
+                            break  # none left
                         worker.inbox.put(worker.job)
                         self.jobs.events.started(worker.job)
                 if time.monotonic() - last_reap >= _POLL_S:

@@ -206,8 +206,10 @@ class _RayPool:
                 self._start_actor()
             while not self.jobs.all_finished():
                 for actor in self.actors:
-                    if actor.ready_ref is None and actor.job is None and pending:
-                        actor.job = pending.popleft()
+                    if actor.ready_ref is None and actor.job is None:
+                        actor.job = self.jobs.take()
+                        if actor.job is None:
+                            break  # none left
                         actor.job_ref = actor.handle.run.remote(actor.job)
                         self.jobs.events.started(actor.job)
                 refs = [
