@@ -18,6 +18,7 @@ ROOT = Path(__file__).parents[1]
         (["--model", "llamacpp:/no/such/model.gguf"], "/no/such/model.gguf"),
         (["--task", "sms_spma"], "sms_spam"),
         (["--method", "synthetic"], "unknown method 'synthetic'"),
+        (["--aggregator", "votin"], "--aggregator: aggregators[0]: unknown aggregator 'votin'"),
         (
             ["--n", "500", "--model", "fake", "--method", "original_examples"],
             "smallest teacher silo",
@@ -63,6 +64,17 @@ def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
     )
     line = _one_error_line(_cli("run", str(cfg), "--out", str(tmp_path / "r")))
     assert "127.0.0.1:9" in line
+
+
+def test_aggregator_flag_replaces_the_configs_aggregators(tmp_path: Path) -> None:
+    plan = _cli(
+        *("run", "--model", "fake", "--method", "synthetic_examples", "--seeds", "1"),
+        *("--aggregator", "class_balanced", "--aggregator", "voting", "--dry-run"),
+        *("--out", str(tmp_path / "r")),
+    )
+    assert plan.returncode == 0, plan.stderr
+    units = [line for line in plan.stdout.splitlines() if "synthetic_examples/" in line]
+    assert len(units) == 2 and "/class_balanced/" in units[0] and "/voting/" in units[1]
 
 
 def test_config_from_another_run_is_refused_and_nothing_is_lost(tmp_path: Path) -> None:

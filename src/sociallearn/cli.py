@@ -50,6 +50,10 @@ TaskOpt = Annotated[
 MethodOpt = Annotated[
     list[str] | None, typer.Option("--method", help="teaching method (repeatable)")
 ]
+AggregatorOpt = Annotated[
+    list[str] | None,
+    typer.Option("--aggregator", help="aggregator of the methods that use one (repeatable)"),
+]
 DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", help="folder with the datasets", envvar="SOCIALLEARN_DATA_DIR"),
@@ -181,6 +185,7 @@ def run(
     out: OutOpt = None,
     task: TaskOpt = None,
     method: MethodOpt = None,
+    aggregator: AggregatorOpt = None,
     data_dir: DataDirOpt = None,
     answer_mode: ModeOpt = None,
     model_option: ModelOptionOpt = None,
@@ -212,6 +217,7 @@ def run(
                 out=out,
                 tasks=task,
                 methods=method,
+                aggregators=aggregator,
                 data_dir=data_dir,
                 answer_mode=answer_mode,
             ),

@@ -273,6 +273,7 @@ class ExperimentConfig(_Strict):
 _FLAGS = {
     "tasks": "--task",
     "methods": "--method",
+    "aggregators": "--aggregator",
     "seeds": "--seed/--seeds",
     "audit.runs": "--runs",
     "audit.n_references": "--references",
