@@ -115,7 +115,9 @@ def teaching_leaders(units: Sequence[UnitKey]) -> dict[UnitKey, UnitKey]:
 
     Units that differ only in the aggregator share the teaching seed (``teaching_seed``): their
     teachers are asked the same prompts with the same seeds, so a later sibling finds the
-    candidates in the response cache and pays only for its aggregator's own calls (votes).
+    candidates in the response cache and pays only for its aggregator's own calls (votes) — all
+    of them where teachers write without seeing the picks (``synthetic_examples``), the rounds
+    before the picks differ where a later round reads the lesson (``feedback``).
     """
     first: dict[UnitKey, UnitKey] = {}
     leaders: dict[UnitKey, UnitKey] = {}
