@@ -190,14 +190,12 @@ def test_jobs_of_siblings_wait_for_the_first_and_cost_only_what_it_cannot_share(
     first = UnitKey("sms_spam", "synthetic_examples", 2, "random", 0)
     balanced = UnitKey("sms_spam", "synthetic_examples", 2, "class_balanced", 0)
     voting = UnitKey("sms_spam", "synthetic_examples", 2, "voting", 0)
+    zero_shot = UnitKey("sms_spam", "zero_shot", 0, None, 0)
     jobs = {job.unit: job for job in unit_jobs(config, bench, grid, grid)}
-    assert (
-        jobs[first].after is None
-        and jobs[UnitKey("sms_spam", "zero_shot", 0, None, 0)].after is None
-    )
+    assert jobs[first].after is None and jobs[zero_shot].after is None
     assert jobs[balanced].after == jobs[voting].after == str(first)
     # Only evaluation is left to the class-balanced sibling; voting still pays for its votes.
-    evaluation = unit_cost(config, bench, UnitKey("sms_spam", "zero_shot", 0, None, 0))
+    evaluation = unit_cost(config, bench, zero_shot)
     assert jobs[balanced].cost == evaluation < jobs[voting].cost < unit_cost(config, bench, voting)
     assert jobs[first].cost == unit_cost(config, bench, first)
     # The first sibling stored by an earlier run: its candidates are cached, nothing to wait for.
