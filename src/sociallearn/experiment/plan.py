@@ -178,15 +178,14 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
     from sociallearn.tasks import get_task
 
     units = expand_units(config)
-    # Without the response cache a sibling teaches again.
-    reuses = teaching_leaders(units) if config.cache else {}
+    reuses = teaching_leaders(config, units)
+    items = config.limit or config.test_size or 500
     table = Table(title=f"{len(units)} units (dry run: nothing is executed)")
     for col in ("unit", "test items", "model calls (est.)"):
         table.add_column(col)
     total = 0
     for key in units:
         task = get_task(key.task)
-        items = config.limit or config.test_size or 500
         calls = estimate_calls(config, key, items, len(task.labels), reused=key in reuses)
         total += calls
         table.add_row(str(key), str(items), str(calls))
@@ -201,7 +200,6 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
         return
     bench = Workbench(config, None)
     shapes = {name: _shape(config, bench, name) for name in config.tasks}
-    items = config.limit or config.test_size or 500
     seconds = [
         unit_seconds(config, key, shapes[key.task], items, rates, reused=key in reuses)
         for key in units

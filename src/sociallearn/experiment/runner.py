@@ -242,7 +242,7 @@ def unit_jobs(
     earlier unit of the grid repeats (``teaching_leaders``) costs only its evaluation and votes:
     with the response cache its candidates are free — once that sibling has taught, so while
     the sibling is still to run, the unit comes ``after`` it."""
-    leaders = teaching_leaders(grid) if config.cache else {}
+    leaders = teaching_leaders(config, grid)
     left = set(todo)
     jobs = []
     for key in todo:

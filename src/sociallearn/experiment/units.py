@@ -110,8 +110,9 @@ def expand_units(config: ExperimentConfig) -> list[UnitKey]:
     return list(dict.fromkeys(units))
 
 
-def teaching_leaders(units: Sequence[UnitKey]) -> dict[UnitKey, UnitKey]:
-    """unit -> the first unit before it in ``units`` whose teaching it repeats.
+def teaching_leaders(config: ExperimentConfig, units: Sequence[UnitKey]) -> dict[UnitKey, UnitKey]:
+    """unit -> the first unit before it in ``units`` whose teaching it repeats; none without
+    the response cache (there a sibling teaches again).
 
     Units that differ only in the aggregator share the teaching seed (``teaching_seed``): their
     teachers are asked the same prompts with the same seeds, so a later sibling finds the
@@ -121,6 +122,8 @@ def teaching_leaders(units: Sequence[UnitKey]) -> dict[UnitKey, UnitKey]:
     """
     first: dict[UnitKey, UnitKey] = {}
     leaders: dict[UnitKey, UnitKey] = {}
+    if not config.cache:
+        return leaders
     for key in units:
         if key.aggregator is None:
             continue
