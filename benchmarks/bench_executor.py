@@ -92,15 +92,17 @@ def part_workers(limit: int, seeds: int, root: Path) -> float:
 
 def _estimate(config: ExperimentConfig) -> float:
     """What ``--dry-run`` predicts for the local executor (units only, no start-up)."""
-    from sociallearn.experiment.plan import MEASURED_RATES, _shape, makespan, unit_seconds
+    from rich.console import Console
+
+    from sociallearn.experiment.plan import _shape, makespan, measured_rates, unit_seconds
     from sociallearn.experiment.units import expand_units
     from sociallearn.experiment.workbench import Workbench
 
     bench = Workbench(config, None)
     shape = _shape(config, bench, "sms_spam")
+    rates = measured_rates(config.model, config.student_options(), Console())
     seconds = [
-        unit_seconds(config, key, shape, config.limit or 0, MEASURED_RATES["q4_1"])
-        for key in expand_units(config)
+        unit_seconds(config, key, shape, config.limit or 0, rates) for key in expand_units(config)
     ]
     return makespan(seconds, 1)
 

@@ -346,7 +346,10 @@ def test_longest_first_makespan_is_within_the_list_scheduling_bounds() -> None:
     assert makespan(units, 16) == max(units)
 
 
-def test_dry_run_prints_a_wall_time_per_executor_setting(tmp_path: Path) -> None:
+@pytest.mark.embedded
+def test_dry_run_measures_the_models_rates_and_prints_a_wall_time_per_setting(
+    tmp_path: Path,
+) -> None:
     from sociallearn.experiment.plan import print_plan
 
     out = tmp_path / "plan.txt"
@@ -354,12 +357,20 @@ def test_dry_run_prints_a_wall_time_per_executor_setting(tmp_path: Path) -> None
     with out.open("w") as fh:
         print_plan(cfg, Console(file=fh, width=200))
     text = out.read_text()
+    assert "measuring token rates of llamacpp:smollm2" in text
+    assert "student at one thread: prefill" in text and "teachers at one thread" not in text
     assert "estimated wall time" in text and "local" in text and "longest unit" in text
-    # The fake model has no measured rates: calls only, said plainly.
+
+
+def test_dry_run_without_rates_says_why(tmp_path: Path) -> None:
+    from sociallearn.experiment.plan import print_plan
+
+    out = tmp_path / "plan.txt"
+    # The fake model has no token rates to measure: calls only, said plainly.
     with out.open("w") as fh:
         print_plan(_grid(tmp_path / "r"), Console(file=fh, width=200))
-    assert "wall time: not estimated" in out.read_text()
-    # Another GGUF is not the model the rates were measured on: no estimate rather than a wrong one.
+    assert "wall time: not estimated (token rates are measured for llama.cpp" in out.read_text()
+    # A GGUF that does not load: the reason, and the calls table still printed.
     other = tmp_path / "other.gguf"
     other.write_bytes(b"GGUF")
     with out.open("w") as fh:
@@ -367,7 +378,53 @@ def test_dry_run_prints_a_wall_time_per_executor_setting(tmp_path: Path) -> None
             _grid(tmp_path / "r", model=f"llamacpp:{other}", limit=50), Console(file=fh, width=200)
         )
     text = out.read_text()
-    assert "wall time: not estimated" in text and "estimated wall time" not in text
+    assert "wall time: not estimated (cannot load model file" in text
+    assert "total model calls" in text and "estimated wall time" not in text
+
+
+def test_unit_seconds_costs_tokens_behind_their_context() -> None:
+    """Evaluation behind a long learned prompt costs more per item than behind a short one, a
+    reused sibling costs no generations, and the samples of one prompt share its prefill."""
+    from sociallearn.experiment.plan import _TaskShape, teaching_cost, unit_seconds
+    from sociallearn.models.llamacpp_rates import Rates, TokenCost
+
+    flat = Rates(TokenCost(0.01), TokenCost(0.02), TokenCost(0.015))
+    sloped = Rates(TokenCost(0.01, 1e-5), TokenCost(0.02, 1e-5), TokenCost(0.015, 1e-5))
+    shape = _TaskShape(example_tokens=100.0, query_tokens=50.0, answer_tokens=3.0, labels=2)
+    cfg = _grid(Path("unused"), model="llamacpp:smollm2")
+    original = [UnitKey("sms_spam", "original_examples", n, None, 0) for n in (1, 16)]
+
+    def per_item(rates: Rates, key: UnitKey) -> float:
+        return unit_seconds(cfg, key, shape, 101, rates) - unit_seconds(cfg, key, shape, 1, rates)
+
+    # Without a slope an item costs the same behind 1 or 16 examples; with one, more behind 16:
+    # its 50 query tokens and 3 answer tokens (generation mode), 1,500 tokens further along.
+    assert per_item(flat, original[1]) == pytest.approx(per_item(flat, original[0]))
+    grown = per_item(sloped, original[1]) - per_item(sloped, original[0])
+    assert cfg.answer_mode == "generate"
+    assert grown == pytest.approx(100 * (50 + 3) * 1e-5 * 1500)
+    # Score mode: 2 labels of 2 scored tokens each instead of the answer.
+    cfg = cfg.model_copy(update={"answer_mode": "score"})
+    grown = per_item(sloped, original[1]) - per_item(sloped, original[0])
+    assert grown == pytest.approx(100 * (50 + 2 * 2) * 1e-5 * 1500)
+    # A sibling whose candidates are cached costs what an original unit at its n costs, plus
+    # its scored continuations; the samples of one prompt share the prompt's prefill.
+    generated = UnitKey("sms_spam", "synthetic_examples", 4, "random", 0)
+    cost = teaching_cost(cfg, generated)
+    reused = unit_seconds(cfg, generated, shape, 10, flat, reused=True)
+    at_same_n = unit_seconds(
+        cfg, UnitKey("sms_spam", "original_examples", 4, None, 0), shape, 10, flat
+    )
+    assert reused == pytest.approx(at_same_n + cost.scores * 100 * 0.015)
+    prefill_only = Rates(TokenCost(0.01), TokenCost(1e-12), TokenCost(0.015))
+    syn = cfg.synthesis.model_copy(update={"samples": 2})
+    two = cfg.model_copy(update={"synthesis": syn})
+    cost = teaching_cost(two, generated)
+    taught = unit_seconds(two, generated, shape, 0, prefill_only) - unit_seconds(
+        two, generated, shape, 0, prefill_only, reused=True
+    )
+    assert cost.generations > 0
+    assert taught == pytest.approx(cost.generations / 2 * syn.n_gen * 100 * 0.01, rel=1e-6)
 
 
 def test_dry_run_counts_a_siblings_teaching_once(tmp_path: Path) -> None:

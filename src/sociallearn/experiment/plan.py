@@ -4,14 +4,16 @@ setting (from measured token rates), without running any."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from sociallearn.errors import SocialLearnError
+from sociallearn.errors import SocialLearnError, UserError
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.units import UnitKey, expand_units, teaching_leaders
 from sociallearn.experiment.workbench import Workbench
+from sociallearn.models.llamacpp_rates import Rates
 from sociallearn.teaching.methods.base import CallBudget, TeachingCost
 
 
@@ -69,21 +71,6 @@ def audit_cost(config: ExperimentConfig, key: UnitKey) -> float:
     return config.audit.n_references + teaching * config.synthesis.max_tokens / 12
 
 
-@dataclass(frozen=True)
-class Rates:
-    """llama.cpp tokens per second of one worker at one thread (prefill, decode, scoring)."""
-
-    prefill: float
-    decode: float
-    score: float
-
-
-# Measured on this machine kind (2 cores, Dec 2026; llama-cpp-python, 1 thread, median tokens/s;
-# /work/shared/notes/scale-out.md): SmolLM2-135M as shipped (Q4_1) and re-encoded to f32.
-MEASURED_RATES: dict[str, Rates] = {
-    "q4_1": Rates(prefill=167.0, decode=72.0, score=150.0),
-    "f32": Rates(prefill=404.0, decode=39.0, score=158.0),
-}
 _CHARS_PER_TOKEN = 4.0
 
 
@@ -122,25 +109,39 @@ def unit_seconds(
     n_items: int,
     rates: Rates,
     *,
+    teacher: Rates | None = None,
     reused: bool = False,
 ) -> float:
-    """Estimated seconds of one unit on one worker (one thread) from measured token rates;
-    ``reused`` as in ``estimate_calls``."""
+    """Estimated seconds of one unit on one worker (one thread): the student's ``rates`` for the
+    evaluation, the ``teacher``'s (default: the same) for teaching; ``reused`` as in
+    ``estimate_calls``. Every token is costed at the context it is read behind."""
+    teacher = teacher or rates
     syn = config.synthesis
     prompt = max(key.n, 1) * shape.example_tokens + 30
-    # The learned prompt is prefilled once (its KV cells are reused), then each item's query.
-    evaluation = prompt / rates.prefill + n_items * shape.query_tokens / rates.prefill
+    # The learned prompt is prefilled once (its KV cells are reused), then each item's query
+    # behind it, then its labels (score mode) or its answer (generation) behind both.
+    behind = prompt + shape.query_tokens
+    evaluation = rates.prefill.seconds(prompt) + n_items * rates.prefill.seconds(
+        shape.query_tokens, prompt
+    )
     if config.answer_mode == "score" and shape.labels:
-        evaluation += n_items * shape.labels * 2 / rates.score
+        evaluation += n_items * shape.labels * rates.score.seconds(2, behind)
     else:
-        evaluation += n_items * shape.answer_tokens / rates.decode
-    # Teaching as the method declares it: each sample prefills its few-shot prompt and decodes
-    # its budget; each scored continuation (a vote, a held-out answer) costs an example's tokens.
+        evaluation += n_items * rates.decode.seconds(shape.answer_tokens, behind)
+    # Teaching as the method declares it. The samples of one prompt share its prefill (prefix
+    # reuse), and a sample ends with the example it writes: it decodes about an example's tokens,
+    # its budget at most. Each scored continuation (a vote, a held-out answer) costs an
+    # example's tokens behind a few-shot prompt. (Checked on SmolLM2 BoolQ-256: teaching
+    # 531 s est. vs 462-567 s measured, votes 820 s vs 742-837 s, O's evaluation 367 s vs 332-376.)
     cost = teaching_cost(config, key)
-    generation = syn.n_gen * shape.example_tokens / rates.prefill + syn.max_tokens / rates.decode
+    few_shot = syn.n_gen * shape.example_tokens
+    written = min(float(syn.max_tokens), shape.example_tokens)
     generations = 0 if reused else cost.generations
-    teaching = generations * generation + cost.scores * shape.example_tokens / rates.score
-    return evaluation + teaching
+    generation = generations / max(syn.samples, 1) * teacher.prefill.seconds(
+        few_shot
+    ) + generations * teacher.decode.seconds(written, few_shot)
+    scores = cost.scores * teacher.score.seconds(shape.example_tokens, few_shot)
+    return evaluation + generation + scores
 
 
 def makespan(seconds: list[float], workers: int) -> float:
@@ -151,21 +152,43 @@ def makespan(seconds: list[float], workers: int) -> float:
     return max(loads)
 
 
-def _rates(config: ExperimentConfig) -> Rates | None:
-    """The measured rates, when teacher and student are both the embedded model; else ``None``.
+_MEASURED: dict[tuple[str, str], Rates] = {}
 
-    Only the embedded model was measured: another GGUF (a 0.5B model runs 4-5x slower here)
-    would get an estimate that is silently wrong, so it gets none."""
-    from sociallearn.models.embedded import EMBEDDED_ALIASES
+
+def measured_rates(spec: str, options: dict[str, Any], console: Console) -> Rates:
+    """Token rates of a llama.cpp model on this machine at one thread (what each worker gets),
+    measured once per process (a few seconds for the embedded model, about 10 s for a 0.5B one).
+    A model that cannot load raises ``UserError`` as the run would."""
+    from sociallearn.models.llamacpp import LlamaCppModel
+    from sociallearn.models.llamacpp_rates import measure_rates
     from sociallearn.models.registry import split_spec
 
-    specs = {split_spec(config.teacher_spec()), split_spec(config.student_spec())}
-    if any(
-        provider != "llamacpp" or name.lower() not in EMBEDDED_ALIASES for provider, name in specs
-    ):
-        return None
-    weights = str(config.student_options().get("weights") or "q4_1").lower()
-    return MEASURED_RATES.get(weights, MEASURED_RATES["q4_1"])
+    key = (spec, repr(sorted(options.items())))
+    if key not in _MEASURED:
+        console.print(f"measuring token rates of {spec} on this machine (one thread) ...")
+        model = LlamaCppModel.from_spec(split_spec(spec)[1], **{**options, "n_threads": 1})
+        try:
+            _MEASURED[key] = measure_rates(model)
+        finally:
+            model.close()
+    return _MEASURED[key]
+
+
+def _rates(config: ExperimentConfig, console: Console) -> tuple[Rates, Rates] | str:
+    """The student's and the teachers' measured rates, or why there are none. Rates are
+    measured, not stored: they differ by model (a 0.5B GGUF decodes 3x slower than SmolLM2
+    here) and by machine."""
+    from sociallearn.models.registry import split_spec
+
+    specs = (config.student_spec(), config.teacher_spec())
+    if any(split_spec(spec)[0] != "llamacpp" for spec in specs):
+        return "token rates are measured for llama.cpp models only"
+    try:
+        student = measured_rates(specs[0], config.student_options(), console)
+        teacher = measured_rates(specs[1], config.teacher_options(), console)
+    except UserError as exc:
+        return str(exc)
+    return student, teacher
 
 
 def _duration(seconds: float) -> str:
@@ -191,33 +214,34 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
         table.add_row(str(key), str(items), str(calls))
     console.print(table)
     console.print(f"total model calls (est.): {total}; run directory: {config.run_dir}")
-    rates = _rates(config)
-    if rates is None:
+    rates = _rates(config, console)
+    if isinstance(rates, str):
         console.print(
-            "wall time: not estimated (token rates are measured for the embedded llama.cpp "
-            "model only; run one seed, --seeds 1, and read its throughput line)"
+            f"wall time: not estimated ({rates}; run one seed, --seeds 1, and read its "
+            "throughput line)"
         )
         return
+    student, teacher = rates
     bench = Workbench(config, None)
     shapes = {name: _shape(config, bench, name) for name in config.tasks}
     seconds = [
-        unit_seconds(config, key, shapes[key.task], items, rates, reused=key in reuses)
+        unit_seconds(
+            config, key, shapes[key.task], items, student, teacher=teacher, reused=key in reuses
+        )
         for key in units
     ]
-    print_wall_times(seconds, rates, console)
+    console.print(f"student at one thread: {student.describe()}")
+    if teacher != student:
+        console.print(f"teachers at one thread: {teacher.describe()}")
+    print_wall_times(seconds, console)
 
 
-def print_wall_times(seconds: list[float], rates: Rates, console: Console) -> None:
+def print_wall_times(seconds: list[float], console: Console) -> None:
     """Estimated wall time per executor setting (one thread per worker, longest units first)."""
     from sociallearn.experiment.executors.base import usable_cores
 
     cores = usable_cores()
-    table = Table(
-        title=(
-            f"estimated wall time (measured 1-thread rates: prefill {rates.prefill:g}, "
-            f"decode {rates.decode:g}, scoring {rates.score:g} tokens/s)"
-        )
-    )
+    table = Table(title="estimated wall time (one thread per worker, rates measured now)")
     for col in ("executor", "workers", "wall time (est.)", "units/hour"):
         table.add_column(col)
     settings = [("local", 1)]
