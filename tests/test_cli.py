@@ -98,10 +98,13 @@ def test_fake_run_prints_table_and_writes_report(tmp_path: Path) -> None:
     assert (out / "report.html").exists() and (out / "report.md").exists()
 
 
+@pytest.mark.embedded
 def test_dry_run_lists_units_without_running(tmp_path: Path) -> None:
     result = _cli("run", "--dry-run", "--out", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr
     assert "synthetic_examples/n=8/voting" in result.stdout and "model calls" in result.stdout
+    # The embedded model's rates are measured (it is loaded), but no unit runs.
+    assert "estimated wall time" in result.stdout
     assert not (tmp_path / "r").exists()
 
 

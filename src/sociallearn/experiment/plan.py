@@ -188,6 +188,8 @@ def _rates(config: ExperimentConfig, console: Console) -> tuple[Rates, Rates] | 
         teacher = measured_rates(specs[1], config.teacher_options(), console)
     except UserError as exc:
         return str(exc)
+    except ImportError:
+        return "llama-cpp-python is not installed"
     return student, teacher
 
 
