@@ -94,12 +94,12 @@ def _estimate(config: ExperimentConfig) -> float:
     """What ``--dry-run`` predicts for the local executor (units only, no start-up)."""
     from rich.console import Console
 
-    from sociallearn.experiment.plan import _shape, makespan, measured_rates, unit_seconds
+    from sociallearn.experiment.plan import task_shape, makespan, measured_rates, unit_seconds
     from sociallearn.experiment.units import expand_units
     from sociallearn.experiment.workbench import Workbench
 
     bench = Workbench(config, None)
-    shape = _shape(config, bench, "sms_spam")
+    shape = task_shape(config, bench, "sms_spam")
     rates = measured_rates(config.model, config.student_options(), Console())
     seconds = [
         unit_seconds(config, key, shape, config.limit or 0, rates) for key in expand_units(config)

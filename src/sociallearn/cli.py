@@ -363,6 +363,10 @@ def audit(
     memory: MemoryOpt = None,
     num_gpus: NumGpusOpt = None,
     force: ForceOpt = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="list the runs per cell, their cost and wall time"),
+    ] = False,
 ) -> None:
     """Plant canaries in the teachers' silos, teach, and measure what the student memorised."""
     try:
@@ -379,6 +383,11 @@ def audit(
         cfg = load_config(config or Path(__file__).parent / "presets" / "audit.yaml", overrides)
         cfg = _model_options(cfg, model_option)
         runner = _executor(cfg, executor, workers, address, num_cpus, memory, num_gpus)
+        if dry_run:
+            from sociallearn.experiment.audit_plan import print_audit_plan
+
+            print_audit_plan(cfg, console)
+            return
         if force:
             from sociallearn.experiment.store import adopt
 

@@ -385,12 +385,12 @@ def test_dry_run_without_rates_says_why(tmp_path: Path) -> None:
 def test_unit_seconds_costs_tokens_behind_their_context() -> None:
     """Evaluation behind a long learned prompt costs more per item than behind a short one, a
     reused sibling costs no generations, and the samples of one prompt share its prefill."""
-    from sociallearn.experiment.plan import _TaskShape, teaching_cost, unit_seconds
+    from sociallearn.experiment.plan import TaskShape, teaching_cost, unit_seconds
     from sociallearn.models.llamacpp_rates import Rates, TokenCost
 
     flat = Rates(TokenCost(0.01), TokenCost(0.02), TokenCost(0.015))
     sloped = Rates(TokenCost(0.01, 1e-5), TokenCost(0.02, 1e-5), TokenCost(0.015, 1e-5))
-    shape = _TaskShape(example_tokens=100.0, query_tokens=50.0, answer_tokens=3.0, labels=2)
+    shape = TaskShape(example_tokens=100.0, query_tokens=50.0, answer_tokens=3.0, labels=2)
     cfg = _grid(Path("unused"), model="llamacpp:smollm2")
     original = [UnitKey("sms_spam", "original_examples", n, None, 0) for n in (1, 16)]
 
@@ -425,6 +425,32 @@ def test_unit_seconds_costs_tokens_behind_their_context() -> None:
     )
     assert cost.generations > 0
     assert taught == pytest.approx(cost.generations / 2 * syn.n_gen * 100 * 0.01, rel=1e-6)
+
+
+def test_dry_run_leaves_stored_units_out(tmp_path: Path) -> None:
+    """Extending a grid: the units already in the directory are marked done, not counted, and
+    the directory is only read."""
+    import re
+
+    from sociallearn.experiment.plan import print_plan
+
+    def plan(cfg: ExperimentConfig) -> str:
+        out = tmp_path / "plan.txt"
+        with out.open("w") as fh:
+            print_plan(cfg, Console(file=fh, width=200))
+        return out.read_text()
+
+    run_experiment(_grid(tmp_path / "r", seeds=[0]))
+    before = (tmp_path / "r" / "results.sqlite").stat().st_mtime_ns
+    text = plan(_grid(tmp_path / "r"))
+    done = [line for line in text.splitlines() if line.rstrip("│ ").endswith("done")]
+    assert len(done) == 4 and all("seed=0" in line for line in done)
+    found = re.search(r"total model calls \(est.\): (\d+) for 4 units to run \(4 done\)", text)
+    fresh = re.search(r"total model calls \(est.\): (\d+) for 8", plan(_grid(tmp_path / "new")))
+    assert found is not None and fresh is not None
+    assert 0 < int(found.group(1)) < int(fresh.group(1))
+    assert (tmp_path / "r" / "results.sqlite").stat().st_mtime_ns == before
+    assert not (tmp_path / "new").exists()
 
 
 def test_dry_run_counts_a_siblings_teaching_once(tmp_path: Path) -> None:

@@ -13,14 +13,14 @@ from sociallearn.models.llamacpp_rates import Rates, TokenCost, measure_rates
 
 def test_fit_recovers_a_line_from_two_hand_made_measurements() -> None:
     line = TokenCost(base=0.01, per_context=2e-5)
-    # 100 tokens read from an empty context (mean context 50); 20 tokens behind 1,000 (1,010).
-    near = (100.0, 50.0, 100 * (0.01 + 2e-5 * 50))
-    far = (20.0, 1010.0, 20 * (0.01 + 2e-5 * 1010))
+    # 100 tokens read from an empty context (mean context 49.5); 20 behind 1,000 (1,009.5).
+    near = (100.0, 49.5, 100 * (0.01 + 2e-5 * 49.5))
+    far = (20.0, 1009.5, 20 * (0.01 + 2e-5 * 1009.5))
     fitted = TokenCost.fit(near, far)
     assert fitted.base == pytest.approx(0.01) and fitted.per_context == pytest.approx(2e-5)
     assert fitted.rate == pytest.approx(100.0)
-    # seconds(): 10 tokens behind 500 see 500..509, a mean context of 505.
-    assert line.seconds(10, 500) == pytest.approx(10 * (0.01 + 2e-5 * 505))
+    # seconds(): 10 tokens behind 500 see 500..509 tokens, a mean context of 504.5.
+    assert line.seconds(10, 500) == pytest.approx(10 * (0.01 + 2e-5 * 504.5))
     assert line.seconds(100) == pytest.approx(near[2])
 
 
@@ -55,3 +55,21 @@ def test_long_context_is_capped_to_the_models_window(embedded_model: Any) -> Non
     # n_ctx 1024 (the fixture): asking for more measures at the longest context that fits.
     rates = measure_rates(embedded_model, long_context=10_000, repeats=1)
     assert rates.prefill.rate > 0
+
+
+def test_fit_calls_recovers_a_cost_per_call_beside_the_line() -> None:
+    truth = TokenCost(base=0.006, per_context=3e-6, per_call=0.015)
+    # 6-token continuations behind 128 and 768 tokens, a 48-token one behind 128 (mean
+    # contexts as measure_rates computes them).
+    near = (6.0, 129.5, truth.continuation(6, 127))
+    far = (6.0, 769.5, truth.continuation(6, 767))
+    longer = (48.0, 150.5, truth.continuation(48, 127))
+    fitted = TokenCost.fit_calls(near, far, longer)
+    assert fitted.base == pytest.approx(0.006)
+    assert fitted.per_context == pytest.approx(3e-6)
+    assert fitted.per_call == pytest.approx(0.015)
+    # A short continuation costs far more per token than a long one, as measured here.
+    assert truth.continuation(2, 0) / 2 > 2 * truth.continuation(48, 0) / 48
+    assert "+ 15 ms per continuation" in Rates(truth, truth, truth).describe()
+    with pytest.raises(ValueError, match="equal lengths"):
+        TokenCost.fit_calls(near, (12.0, 769.5, 0.1), longer)

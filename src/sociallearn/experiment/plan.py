@@ -75,26 +75,26 @@ _CHARS_PER_TOKEN = 4.0
 
 
 @dataclass(frozen=True)
-class _TaskShape:
+class TaskShape:
     example_tokens: float  # a rendered example
     query_tokens: float  # a test item up to the answer cue
     answer_tokens: float  # a target
     labels: int
 
 
-def _shape(config: ExperimentConfig, bench: Workbench, name: str) -> _TaskShape:
+def task_shape(config: ExperimentConfig, bench: Workbench, name: str) -> TaskShape:
     task = bench.task(name)
     try:
         sample = bench.data(name).pool[:200]
     except SocialLearnError:
         sample = ()
     if not sample:  # data not here: a typical short example
-        return _TaskShape(60.0, 40.0, 5.0, len(task.labels))
+        return TaskShape(60.0, 40.0, 5.0, len(task.labels))
 
     def mean(texts: list[str]) -> float:
         return sum(len(t) for t in texts) / len(texts) / _CHARS_PER_TOKEN
 
-    return _TaskShape(
+    return TaskShape(
         mean([task.render(e) for e in sample]),
         mean([task.render_query(e) for e in sample]),
         mean([task.render_target(e) for e in sample]) + 2,
@@ -105,7 +105,7 @@ def _shape(config: ExperimentConfig, bench: Workbench, name: str) -> _TaskShape:
 def unit_seconds(
     config: ExperimentConfig,
     key: UnitKey,
-    shape: _TaskShape,
+    shape: TaskShape,
     n_items: int,
     rates: Rates,
     *,
@@ -115,33 +115,54 @@ def unit_seconds(
     """Estimated seconds of one unit on one worker (one thread): the student's ``rates`` for the
     evaluation, the ``teacher``'s (default: the same) for teaching; ``reused`` as in
     ``estimate_calls``. Every token is costed at the context it is read behind."""
-    teacher = teacher or rates
-    syn = config.synthesis
-    prompt = max(key.n, 1) * shape.example_tokens + 30
-    # The learned prompt is prefilled once (its KV cells are reused), then each item's query
-    # behind it, then its labels (score mode) or its answer (generation) behind both.
-    behind = prompt + shape.query_tokens
-    evaluation = rates.prefill.seconds(prompt) + n_items * rates.prefill.seconds(
-        shape.query_tokens, prompt
+    return (
+        prompt_seconds(key, shape, rates)
+        + evaluation_seconds(config, shape, n_items, rates, prompt_tokens(key, shape))
+        + teaching_seconds(config, key, shape, teacher or rates, reused=reused)
     )
+
+
+def prompt_tokens(key: UnitKey, shape: TaskShape) -> float:
+    """The learned prompt: n examples (an instruction about one) and a little framing."""
+    return max(key.n, 1) * shape.example_tokens + 30
+
+
+def prompt_seconds(key: UnitKey, shape: TaskShape, rates: Rates) -> float:
+    """The learned prompt is prefilled once; its KV cells are reused behind every item."""
+    return rates.prefill.seconds(prompt_tokens(key, shape))
+
+
+def evaluation_seconds(
+    config: ExperimentConfig, shape: TaskShape, n_items: int, rates: Rates, prompt: float
+) -> float:
+    """Each item's query behind the prompt, then its labels (score mode) or its answer."""
+    behind = prompt + shape.query_tokens
+    queries = n_items * rates.prefill.seconds(shape.query_tokens, prompt)
     if config.answer_mode == "score" and shape.labels:
-        evaluation += n_items * shape.labels * rates.score.seconds(2, behind)
-    else:
-        evaluation += n_items * rates.decode.seconds(shape.answer_tokens, behind)
-    # Teaching as the method declares it. The samples of one prompt share its prefill (prefix
-    # reuse), and a sample ends with the example it writes: it decodes about an example's tokens,
-    # its budget at most. Each scored continuation (a vote, a held-out answer) costs an
-    # example's tokens behind a few-shot prompt. (Checked on SmolLM2 BoolQ-256: teaching
-    # 531 s est. vs 462-567 s measured, votes 820 s vs 742-837 s, O's evaluation 367 s vs 332-376.)
+        return queries + n_items * shape.labels * rates.score.continuation(2, behind)
+    return queries + n_items * rates.decode.seconds(shape.answer_tokens, behind)
+
+
+def teaching_seconds(
+    config: ExperimentConfig, key: UnitKey, shape: TaskShape, teacher: Rates, *, reused: bool
+) -> float:
+    """Teaching as the method declares it. The samples of one prompt share its prefill (prefix
+    reuse), and a sample ends with the example it writes: it decodes about an example's tokens,
+    its budget at most. Each scored continuation (a vote, a held-out answer) costs an example's
+    tokens behind a few-shot prompt. (Checked on SmolLM2 BoolQ-256: teaching 531 s est. vs
+    462-567 s measured, votes 820 s vs 742-837 s, O's evaluation 367 s vs 332-376 s.)"""
+    syn = config.synthesis
     cost = teaching_cost(config, key)
     few_shot = syn.n_gen * shape.example_tokens
     written = min(float(syn.max_tokens), shape.example_tokens)
     generations = 0 if reused else cost.generations
-    generation = generations / max(syn.samples, 1) * teacher.prefill.seconds(
-        few_shot
-    ) + generations * teacher.decode.seconds(written, few_shot)
-    scores = cost.scores * teacher.score.seconds(shape.example_tokens, few_shot)
-    return evaluation + generation + scores
+    prefills = generations / max(syn.samples, 1) * teacher.prefill.seconds(few_shot)
+    decodes = generations * teacher.decode.seconds(written, few_shot)
+    return (
+        prefills
+        + decodes
+        + cost.scores * teacher.score.continuation(shape.example_tokens, few_shot)
+    )
 
 
 def makespan(seconds: list[float], workers: int) -> float:
@@ -174,7 +195,7 @@ def measured_rates(spec: str, options: dict[str, Any], console: Console) -> Rate
     return _MEASURED[key]
 
 
-def _rates(config: ExperimentConfig, console: Console) -> tuple[Rates, Rates] | str:
+def run_rates(config: ExperimentConfig, console: Console) -> tuple[Rates, Rates] | str:
     """The student's and the teachers' measured rates, or why there are none. Rates are
     measured, not stored: they differ by model (a 0.5B GGUF decodes 3x slower than SmolLM2
     here) and by machine."""
@@ -203,6 +224,8 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
     from sociallearn.tasks import get_task
 
     units = expand_units(config)
+    done = stored_keys(config, "result", console)
+    todo = [key for key in units if str(key) not in done]
     reuses = teaching_leaders(config, units)
     items = config.limit or config.test_size or 500
     table = Table(title=f"{len(units)} units (dry run: nothing is executed)")
@@ -210,13 +233,21 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
         table.add_column(col)
     total = 0
     for key in units:
+        if str(key) in done:
+            table.add_row(str(key), str(items), "done")
+            continue
         task = get_task(key.task)
         calls = estimate_calls(config, key, items, len(task.labels), reused=key in reuses)
         total += calls
         table.add_row(str(key), str(items), str(calls))
     console.print(table)
-    console.print(f"total model calls (est.): {total}; run directory: {config.run_dir}")
-    rates = _rates(config, console)
+    console.print(
+        f"total model calls (est.): {total} for {len(todo)} units to run "
+        f"({len(units) - len(todo)} done); run directory: {config.run_dir}"
+    )
+    if not todo:
+        return
+    rates = run_rates(config, console)
     if isinstance(rates, str):
         console.print(
             f"wall time: not estimated ({rates}; run one seed, --seeds 1, and read its "
@@ -225,17 +256,36 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
         return
     student, teacher = rates
     bench = Workbench(config, None)
-    shapes = {name: _shape(config, bench, name) for name in config.tasks}
+    shapes = {name: task_shape(config, bench, name) for name in config.tasks}
     seconds = [
         unit_seconds(
             config, key, shapes[key.task], items, student, teacher=teacher, reused=key in reuses
         )
-        for key in units
+        for key in todo
     ]
+    print_rates(student, teacher, console)
+    print_wall_times(seconds, console)
+
+
+def stored_keys(config: ExperimentConfig, kind: str, console: Console) -> set[str]:
+    """Units of ``kind`` already in the run directory, which a run would skip; none (with a
+    note) when the directory holds another configuration's results, which it would refuse."""
+    from sociallearn.experiment.store import stored_units
+
+    done, fingerprint = stored_units(config.run_dir, kind)
+    if fingerprint is not None and fingerprint != config.fingerprint():
+        console.print(
+            f"note: {config.run_dir} holds results of a different configuration: a run there "
+            "is refused (use --out for a new directory); all units are counted"
+        )
+        return set()
+    return done
+
+
+def print_rates(student: Rates, teacher: Rates, console: Console) -> None:
     console.print(f"student at one thread: {student.describe()}")
     if teacher != student:
         console.print(f"teachers at one thread: {teacher.describe()}")
-    print_wall_times(seconds, console)
 
 
 def print_wall_times(seconds: list[float], console: Console) -> None:

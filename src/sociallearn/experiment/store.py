@@ -27,7 +27,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,6 +80,22 @@ def check_run_dir(run_dir: Path) -> None:
                 "folder, or pass --force to use it anyway (files sociallearn writes are "
                 "overwritten)"
             )
+
+
+def stored_units(run_dir: Path, kind: str = "result") -> tuple[set[str], str | None]:
+    """The keys of ``kind`` units stored in ``run_dir`` and the fingerprint of the configuration
+    that stored them (nothing and ``None`` without a store), read without writing: a dry run
+    must neither create nor claim the directory."""
+    path = run_dir / STORE_FILE
+    if not path.is_file():
+        return set(), None
+    try:
+        with closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)) as db:
+            keys = {k for (k,) in db.execute("SELECT key FROM units WHERE kind=?", (kind,))}
+            meta = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path}: cannot be read ({exc}); expected a sociallearn store") from None
+    return keys, meta[0][0] if meta else None
 
 
 def adopt(run_dir: Path) -> None:

@@ -30,10 +30,12 @@ _FILLER = (
 
 @dataclass(frozen=True)
 class TokenCost:
-    """Seconds per token as a line in the context length: ``base + per_context * context``."""
+    """Seconds per token as a line in the context length: ``base + per_context * context``;
+    for scoring, plus a fixed ``per_call`` for each continuation (its decode call and setup)."""
 
     base: float  # seconds per token behind an empty context
     per_context: float = 0.0  # extra seconds per token for each token already in the context
+    per_call: float = 0.0  # seconds per scored continuation, whatever its length
 
     @property
     def rate(self) -> float:
@@ -42,8 +44,12 @@ class TokenCost:
 
     def seconds(self, tokens: float, context: float = 0.0) -> float:
         """Time for ``tokens`` tokens read one after another behind ``context`` tokens (each sees
-        the ones before it, so on average the context is ``context + tokens / 2``)."""
-        return tokens * (self.base + self.per_context * (context + tokens / 2))
+        the ones before it, so on average the context is ``context + (tokens - 1) / 2``)."""
+        return tokens * (self.base + self.per_context * (context + max(tokens - 1, 0) / 2))
+
+    def continuation(self, tokens: float, context: float) -> float:
+        """Time to score one continuation of ``tokens`` tokens behind ``context`` tokens."""
+        return self.per_call + self.seconds(tokens, context)
 
     @classmethod
     def fit(cls, near: tuple[float, float, float], far: tuple[float, float, float]) -> TokenCost:
@@ -53,6 +59,28 @@ class TokenCost:
         (t1, x1, s1), (t2, x2, s2) = near, far
         slope = max((s2 / t2 - s1 / t1) / (x2 - x1), 0.0) if x2 > x1 else 0.0
         return cls(max(s1 / t1 - slope * x1, 1e-9), slope)
+
+    @classmethod
+    def fit_calls(
+        cls,
+        near: tuple[float, float, float],
+        far: tuple[float, float, float],
+        longer: tuple[float, float, float],
+    ) -> TokenCost:
+        """Scoring, from ``(tokens, mean context, seconds)`` of one continuation: ``near`` and
+        ``far`` of equal length behind a short and a long context, ``longer`` a longer one behind
+        the short context. A continuation of a few tokens costs more per token than a long one
+        (its decode call does little work for its fixed cost), so a cost per call is fitted
+        beside the line; clamped at zero where noise would make it negative."""
+        (k1, x1, s1), (k2, x2, s2), (k3, x3, s3) = near, far, longer
+        if k1 != k2 or k3 <= k1:
+            raise ValueError("fit_calls: near and far need equal lengths, longer a longer one")
+        slope = max((s2 - s1) / (k1 * (x2 - x1)), 0.0) if x2 > x1 else 0.0
+        base = max((s3 - s1 - slope * (k3 * x3 - k1 * x1)) / (k3 - k1), 1e-9)
+        return cls(base, slope, max(s1 - k1 * base - k1 * x1 * slope, 0.0))
+
+
+_SHORT, _LONGER = 6, 48  # tokens of the short and the longer scored continuations
 
 
 @dataclass(frozen=True)
@@ -67,7 +95,10 @@ class Rates:
         def one(name: str, cost: TokenCost) -> str:
             # Relative growth per 1,000 tokens of context, the figure a reader can picture.
             growth = 1000 * cost.per_context / cost.base
-            return f"{name} {cost.rate:.0f} tokens/s (+{growth:.0%} per 1,000 tokens of context)"
+            call = f" + {cost.per_call * 1000:.0f} ms per continuation" if cost.per_call else ""
+            return (
+                f"{name} {cost.rate:.0f} tokens/s{call} (+{growth:.0%} per 1,000 tokens of context)"
+            )
 
         return ", ".join(
             [one("prefill", self.prefill), one("decode", self.decode), one("scoring", self.score)]
@@ -77,41 +108,48 @@ class Rates:
 def measure_rates(model: LlamaCppModel, long_context: int = 768, repeats: int = 2) -> Rates:
     """Time prefill, decode and scoring behind a short and a long context.
 
-    About 1,000 tokens per repeat: 6 s for SmolLM2-135M, 10 s for a 0.5B model at one thread
+    About 1,200 tokens per repeat: 6 s for SmolLM2-135M, 12 s for a 0.5B model at one thread
     here. ``long_context`` is capped to fit the model's ``n_ctx``. The model's KV state is
     cleared before and after, so later calls see no difference.
     """
-    short = 128
-    steps, conts, cont_len = 16, 8, 6
-    long_context = max(short + 64, min(long_context, model.n_ctx - steps - cont_len - 8))
-    tokens = _filler_tokens(model, long_context + steps + conts * cont_len)
+    short, steps = 128, 16
+    long_context = max(short + 64, min(long_context, model.n_ctx - steps - _LONGER - 8))
+    tokens = _filler_tokens(model, long_context + steps + 8 * _SHORT + 4 * _LONGER)
     near_ctx, far_ctx = tokens[:short], tokens[:long_context]
+    later = tokens[long_context:]
 
+    def prefill(ctx: list[int]) -> Callable[[], object]:
+        return lambda: model._eval(ctx, len(ctx) - 1)
+
+    def decode(ctx: list[int]) -> Callable[[], object]:
+        return lambda: _decode(model, ctx, later, steps)
+
+    def score(ctx: list[int], conts: int, size: int) -> Callable[[], object]:
+        return lambda: _score(model, ctx, later, conts, size)
+
+    work = [
+        prefill(near_ctx),
+        decode(near_ctx),
+        score(near_ctx, 8, _SHORT),
+        score(near_ctx, 4, _LONGER),
+        prefill(far_ctx),
+        decode(far_ctx),
+        score(far_ctx, 8, _SHORT),
+    ]
     runs = []
     with model._lock:
         try:
             for _ in range(repeats):
                 model._forget()
-                runs.append(
-                    [
-                        _timed(model, lambda: model._eval(near_ctx, short - 1)),
-                        _timed(model, lambda: _decode(model, near_ctx, tokens[short:], steps)),
-                        _timed(model, lambda: _score(model, near_ctx, tokens, conts, cont_len)),
-                        _timed(model, lambda: model._eval(far_ctx, long_context - 1)),
-                        _timed(
-                            model, lambda: _decode(model, far_ctx, tokens[long_context:], steps)
-                        ),
-                        _timed(model, lambda: _score(model, far_ctx, tokens, conts, cont_len)),
-                    ]
-                )
+                runs.append([_timed(model, step) for step in work])
         finally:
             model._forget()
     # The fastest of the repeats: the one least disturbed by other work on the machine.
-    p1, d1, s1, p2, d2, s2 = (min(timings) for timings in zip(*runs, strict=True))
+    p1, d1, s1, s3, p2, d2, s2 = (min(timings) for timings in zip(*runs, strict=True))
     # Mean context of a measured token: prefill reads positions up to the context's end (the
     # far one only what follows the reused prefix); decode steps sit just after the context;
     # a scored continuation is decoded from the context's last token.
-    decode_at, score_at = (steps - 1) / 2, -1 + (cont_len - 1) / 2
+    decode_at, score_at = (steps - 1) / 2, -1 + (_SHORT - 1) / 2
     return Rates(
         prefill=TokenCost.fit(
             (p1[1], (short - 1) / 2, p1[0]), (p2[1], long_context - (p2[1] + 1) / 2, p2[0])
@@ -119,8 +157,10 @@ def measure_rates(model: LlamaCppModel, long_context: int = 768, repeats: int = 
         decode=TokenCost.fit(
             (d1[1], short + decode_at, d1[0]), (d2[1], long_context + decode_at, d2[0])
         ),
-        score=TokenCost.fit(
-            (s1[1], short + score_at, s1[0]), (s2[1], long_context + score_at, s2[0])
+        score=TokenCost.fit_calls(
+            (_SHORT, short + score_at, s1[0] / 8),
+            (_SHORT, long_context + score_at, s2[0] / 8),
+            (_LONGER, short - 1 + (_LONGER - 1) / 2, s3[0] / 4),
         ),
     )
 
