@@ -94,7 +94,7 @@ def _estimate(config: ExperimentConfig) -> float:
     """What ``--dry-run`` predicts for the local executor (units only, no start-up)."""
     from rich.console import Console
 
-    from sociallearn.experiment.plan import task_shape, makespan, measured_rates, unit_seconds
+    from sociallearn.experiment.plan import makespan, measured_rates, task_shape, unit_seconds
     from sociallearn.experiment.units import expand_units
     from sociallearn.experiment.workbench import Workbench
 
