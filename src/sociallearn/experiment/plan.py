@@ -149,8 +149,7 @@ def teaching_seconds(
     """Teaching as the method declares it. The samples of one prompt share its prefill (prefix
     reuse), and a sample ends with the example it writes: it decodes about an example's tokens,
     its budget at most. Each scored continuation (a vote, a held-out answer) costs an example's
-    tokens behind a few-shot prompt. (Checked on SmolLM2 BoolQ-256: teaching 531 s est. vs
-    462-567 s measured, votes 820 s vs 742-837 s, O's evaluation 367 s vs 332-376 s.)"""
+    tokens behind a few-shot prompt. (Estimates against measured runs: docs/cluster.md.)"""
     syn = config.synthesis
     cost = teaching_cost(config, key)
     few_shot = syn.n_gen * shape.example_tokens
@@ -178,7 +177,7 @@ _MEASURED: dict[tuple[str, str], Rates] = {}
 
 def measured_rates(spec: str, options: dict[str, Any], console: Console) -> Rates:
     """Token rates of a llama.cpp model on this machine at one thread (what each worker gets),
-    measured once per process (a few seconds for the embedded model, about 10 s for a 0.5B one).
+    measured once per process (about 16 s for the embedded model, 25 s for a 0.5B one here).
     A model that cannot load raises ``UserError`` as the run would."""
     from sociallearn.models.llamacpp import LlamaCppModel
     from sociallearn.models.llamacpp_rates import measure_rates
