@@ -38,6 +38,23 @@ def fake_run_config(out: Path, *grids: Mapping[str, Any], **fields: Any) -> Expe
     return ExperimentConfig.model_validate(config | fields)
 
 
+def fake_audit_config(out: Path, runs: int, **fields: Any) -> ExperimentConfig:
+    """A small audit on the fake model: SMS spam's 2 templates x 2 methods per run, 20 texts."""
+    return ExperimentConfig.model_validate(
+        {
+            "tasks": ["sms_spam"],
+            "model": "fake",
+            "teachers": 3,
+            "silo_size": 12,
+            "heldout": 0,
+            "out": out,
+            "synthesis": {"constrained": False},
+            "audit": {"n_references": 20, "runs": runs, "n": 2},
+            **fields,
+        }
+    )
+
+
 def result_rows(run_dir: Path) -> list[dict[str, Any]]:
     """The rows of a run's results.jsonl, in the order written."""
     return [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]

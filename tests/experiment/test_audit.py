@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from fake_runs import fake_audit_config
 from sociallearn.experiment.audit import run_audit
 from sociallearn.experiment.config import ExperimentConfig
 
@@ -82,18 +83,7 @@ def test_shards_share_a_directory_and_together_run_every_unit_once(tmp_path: Pat
     from sociallearn.experiment.audit import parse_shard
 
     def config(out: Path) -> ExperimentConfig:
-        return ExperimentConfig.model_validate(
-            {
-                "tasks": ["sms_spam"],
-                "model": "fake",
-                "teachers": 3,
-                "silo_size": 12,
-                "heldout": 0,
-                "out": out,
-                "synthesis": {"constrained": False},
-                "audit": {"n_references": 20, "runs": 3, "n": 2},
-            }
-        )
+        return fake_audit_config(out, 3)
 
     console = Console(file=(tmp_path / "out.txt").open("w"), width=200)
     whole = run_audit(config(tmp_path / "whole"), console)

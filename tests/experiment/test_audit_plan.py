@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from fake_runs import fake_audit_config
 from sociallearn.experiment.audit import run_audit
 from sociallearn.experiment.audit_plan import canary_tokens, print_audit_plan, run_seconds
 from sociallearn.experiment.config import ExperimentConfig
@@ -55,60 +56,31 @@ def test_scoring_grows_with_the_references_and_originals_do_not_teach() -> None:
     assert run_seconds(config(1000), generated, template, shape, rates, rates)[0] > 0
 
 
-def test_dry_run_counts_runs_left_per_cell(tmp_path: Path) -> None:
-    def config(runs: int) -> ExperimentConfig:
-        return ExperimentConfig.model_validate(
-            {
-                "tasks": ["sms_spam"],
-                "model": "fake",
-                "teachers": 3,
-                "silo_size": 12,
-                "heldout": 0,
-                "out": tmp_path / "audit",
-                "synthesis": {"constrained": False},
-                "audit": {"n_references": 20, "runs": runs, "n": 2},
-            }
-        )
+def _plan(config: ExperimentConfig, path: Path) -> str:
+    with path.open("w") as fh:
+        print_audit_plan(config, Console(file=fh, width=200))
+    return path.read_text()
 
-    out = tmp_path / "plan.txt"
-    with out.open("w") as fh:
-        print_audit_plan(config(2), Console(file=fh, width=200))
-    text = out.read_text()
+
+def test_dry_run_counts_runs_left_per_cell(tmp_path: Path) -> None:
+    out, plan = tmp_path / "audit", tmp_path / "plan.txt"
+    text = _plan(fake_audit_config(out, 2), plan)
     # 2 templates x 2 methods, 2 runs each; the fake model has no token rates: no wall time.
     assert "8 audit runs, N_SS = 20" in text and "8 runs to run (0 done)" in text
     assert "wall time: not estimated (token rates are measured for llama.cpp" in text
-    assert not (tmp_path / "audit").exists()  # a dry run creates nothing
-    run_audit(config(1), Console(file=(tmp_path / "log.txt").open("w"), width=200))
-    with out.open("w") as fh:
-        print_audit_plan(config(2), Console(file=fh, width=200))
-    text = out.read_text()
+    assert not out.exists()  # a dry run creates nothing
+    run_audit(fake_audit_config(out, 1), Console(file=(tmp_path / "log.txt").open("w"), width=200))
+    text = _plan(fake_audit_config(out, 2), plan)
     assert "4 runs to run (4 done)" in text
     rows = [line for line in text.splitlines() if "sms_spam" in line and "│" in line]
     assert len(rows) == 4 and all("│ 2    │ 1 " in row for row in rows)
     # Everything done: nothing to measure.
-    with out.open("w") as fh:
-        print_audit_plan(config(1), Console(file=fh, width=200))
-    assert "0 runs to run (4 done)" in out.read_text() and "wall time" not in out.read_text()
+    text = _plan(fake_audit_config(out, 1), plan)
+    assert "0 runs to run (4 done)" in text and "wall time" not in text
 
 
 def test_dry_run_of_another_configuration_counts_every_run(tmp_path: Path) -> None:
-    base = {
-        "tasks": ["sms_spam"],
-        "model": "fake",
-        "teachers": 3,
-        "silo_size": 12,
-        "heldout": 0,
-        "out": tmp_path / "audit",
-        "synthesis": {"constrained": False},
-        "audit": {"n_references": 20, "runs": 1, "n": 2},
-    }
-    run_audit(
-        ExperimentConfig.model_validate(base),
-        Console(file=(tmp_path / "log.txt").open("w"), width=200),
-    )
-    out = tmp_path / "plan.txt"
-    other = ExperimentConfig.model_validate({**base, "teachers": 4})
-    with out.open("w") as fh:
-        print_audit_plan(other, Console(file=fh, width=200))
-    text = out.read_text()
+    out = tmp_path / "audit"
+    run_audit(fake_audit_config(out, 1), Console(file=(tmp_path / "log.txt").open("w"), width=200))
+    text = _plan(fake_audit_config(out, 1, teachers=4), tmp_path / "plan.txt")
     assert "holds results of a different configuration" in text and "4 runs to run (0 done)" in text
