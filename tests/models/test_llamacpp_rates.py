@@ -73,3 +73,16 @@ def test_fit_calls_recovers_a_cost_per_call_beside_the_line() -> None:
     assert "+ 15 ms per continuation" in Rates(truth, truth, truth).describe()
     with pytest.raises(ValueError, match="equal lengths"):
         TokenCost.fit_calls(near, (12.0, 769.5, 0.1), longer)
+
+
+@pytest.mark.embedded
+def test_a_window_too_small_to_measure_in_is_one_clear_error() -> None:
+    from sociallearn.errors import UserError
+    from sociallearn.models.llamacpp import LlamaCppModel
+
+    model = LlamaCppModel.from_spec("smollm2", n_ctx=200, n_threads=1)
+    try:
+        with pytest.raises(UserError, match=r"n_ctx 200 is too small .*needs 264 tokens"):
+            measure_rates(model)
+    finally:
+        model.close()

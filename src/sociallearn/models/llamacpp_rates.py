@@ -3,8 +3,8 @@
 A run's cost is prefill (prompts read in batches), decode (one token per step while sampling)
 and scoring (short continuations behind a prompt). Each costs a fixed time per token plus a
 part that grows with the tokens already in the context (attention reads every earlier key and
-value): behind a 2,400-token BoolQ prompt a scored label costs several times what it costs
-behind a short one, which rates measured at an empty context miss (they under-estimated such
+value): behind a 2,400-token BoolQ prompt a token costs about twice what it costs behind a
+short one, which rates measured at an empty context miss (they under-estimated such
 evaluations by 1.6-1.8x). So each rate is a line, fitted to two measurements: one behind a
 short context and one behind a long one.
 """
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sociallearn.errors import UserError
 from sociallearn.models.llamacpp_sampling import logprob
 
 if TYPE_CHECKING:
@@ -108,11 +109,17 @@ class Rates:
 def measure_rates(model: LlamaCppModel, long_context: int = 768, repeats: int = 2) -> Rates:
     """Time prefill, decode and scoring behind a short and a long context.
 
-    About 1,200 tokens per repeat: 6 s for SmolLM2-135M, 12 s for a 0.5B model at one thread
-    here. ``long_context`` is capped to fit the model's ``n_ctx``. The model's KV state is
+    About 1,200 tokens per repeat: with two repeats and loading, 16 s for SmolLM2-135M and 25 s
+    for a 0.5B model at one thread here. ``long_context`` is capped to fit the model's
+    ``n_ctx``; a window too small to measure in raises ``UserError``. The model's KV state is
     cleared before and after, so later calls see no difference.
     """
     short, steps = 128, 16
+    needed = short + 64 + steps + _LONGER + 8
+    if model.n_ctx < needed:
+        raise UserError(
+            f"n_ctx {model.n_ctx} is too small to measure token rates in (needs {needed} tokens)"
+        )
     long_context = max(short + 64, min(long_context, model.n_ctx - steps - _LONGER - 8))
     tokens = _filler_tokens(model, long_context + steps + 8 * _SHORT + 4 * _LONGER)
     near_ctx, far_ctx = tokens[:short], tokens[:long_context]
