@@ -80,9 +80,10 @@ def test_a_window_too_small_to_measure_in_is_one_clear_error() -> None:
     from sociallearn.errors import UserError
     from sociallearn.models.llamacpp import LlamaCppModel
 
+    # llama.cpp rounds the window up to 256 tokens, still short of the 264 measuring needs.
     model = LlamaCppModel.from_spec("smollm2", n_ctx=200, n_threads=1)
     try:
-        with pytest.raises(UserError, match=r"n_ctx 200 is too small .*needs 264 tokens"):
+        with pytest.raises(UserError, match=r"n_ctx \d+ is too small .*needs 264 tokens"):
             measure_rates(model)
     finally:
         model.close()
