@@ -170,6 +170,11 @@ def audit_keys(config: ExperimentConfig, bench: Workbench) -> list[tuple[UnitKey
     return keys
 
 
+def audit_store_key(key: UnitKey, template: CanaryTemplate) -> str:
+    """The store key of one audit run (what ``Job.key`` gives for its job)."""
+    return Job(key, template.name).key
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"K/N"`` -> (K, N) with 1 <= K <= N; anything else is one clear error."""
     k, sep, n = text.partition("/")
@@ -212,9 +217,9 @@ def run_audit(
         keys = audit_keys(config, bench)
         done = store.done("audit")
         mine = [key for i, key in enumerate(keys) if _snake(i, parts) == part - 1]
-        todo = [(k, t) for k, t in mine if f"audit/{k}/{t.name}" not in done]
+        todo = [(k, t) for k, t in mine if audit_store_key(k, t) not in done]
         store.export()  # in step with the store before units are appended
-        n_done = sum(f"audit/{k}/{t.name}" in done for k, t in keys)
+        n_done = sum(audit_store_key(k, t) in done for k, t in keys)
         share = f"; shard {part}/{parts}: {len(todo)} of its {len(mine)} to do" if parts > 1 else ""
         console.print(
             f"run directory: {config.run_dir}; {n_done} of {len(keys)} audit runs done{share}"

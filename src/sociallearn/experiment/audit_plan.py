@@ -4,18 +4,21 @@ An audit run teaches (as a grid unit of its method at the audit's n) and then sc
 canary texts behind the learned prompt. Scoring usually dominates, and its cost is set by
 where the template's secret sits: texts of one template share the tokens before the first
 secret (scored once), and every token from the secret on is scored anew for each of the N_SS
-texts — about 45 tokens per text for the GSM8K templates, whose secret comes early, against 3
-for Lambada's code.
+texts — about 70-76 tokens per text for the GSM8K templates, whose secret comes early, against
+14 for Lambada's code.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console
 from rich.table import Table
 
-from sociallearn.experiment.audit import audit_keys
+from sociallearn.experiment.audit import audit_keys, audit_store_key
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.plan import (
+    CHARS_PER_TOKEN,
     TaskShape,
     print_rates,
     print_wall_times,
@@ -30,8 +33,6 @@ from sociallearn.experiment.units import UnitKey
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.models.llamacpp_rates import Rates
 from sociallearn.tasks.base import CanaryTemplate
-
-_CHARS_PER_TOKEN = 4.0
 
 
 def canary_tokens(template: CanaryTemplate) -> tuple[float, float]:
@@ -48,7 +49,7 @@ def _tokens(text: str) -> float:
     # Tokenizers split numbers into single digits or short groups: count a digit as a token
     # (codes and products are most of a GSM8K code canary), other text by characters.
     digits = sum(c.isdigit() for c in text)
-    return digits + (len(text) - digits) / _CHARS_PER_TOKEN
+    return digits + (len(text) - digits) / CHARS_PER_TOKEN
 
 
 def run_seconds(
@@ -76,12 +77,9 @@ def print_audit_plan(config: ExperimentConfig, console: Console) -> None:
     bench = Workbench(config, None)
     keys = audit_keys(config, bench)
     done = stored_keys(config, "audit", console)
-    todo = [(k, t) for k, t in keys if f"audit/{k}/{t.name}" not in done]
-    cells: dict[tuple[str, str, str], list[int]] = {}
-    for key, template in keys:
-        counts = cells.setdefault((key.task, template.name, key.method), [0, 0])
-        counts[0] += 1
-        counts[1] += f"audit/{key}/{template.name}" not in done
+    todo = [(k, t) for k, t in keys if audit_store_key(k, t) not in done]
+    runs = Counter((k.task, t.name, k.method) for k, t in keys)
+    left = Counter((k.task, t.name, k.method) for k, t in todo)
     rates = run_rates(config, console) if todo else "nothing left to run"
     estimates: dict[tuple[str, str, str], tuple[float, float]] = {}
     if not isinstance(rates, str):
@@ -96,9 +94,9 @@ def print_audit_plan(config: ExperimentConfig, console: Console) -> None:
     )
     for col in ("task", "template", "method", "runs", "to run", "teach s/run", "score s/run"):
         table.add_column(col)
-    for (task, name, method), (runs, left) in cells.items():
-        teach, score = estimates.get((task, name, method), (None, None))
-        table.add_row(task, name, method, str(runs), str(left), _seconds(teach), _seconds(score))
+    for cell, count in runs.items():
+        teach, score = estimates.get(cell, (None, None))
+        table.add_row(*cell, str(count), str(left[cell]), _seconds(teach), _seconds(score))
     console.print(table)
     console.print(f"{len(todo)} runs to run ({len(keys) - len(todo)} done); {config.run_dir}")
     if isinstance(rates, str):

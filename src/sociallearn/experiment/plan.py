@@ -71,7 +71,7 @@ def audit_cost(config: ExperimentConfig, key: UnitKey) -> float:
     return config.audit.n_references + teaching * config.synthesis.max_tokens / 12
 
 
-_CHARS_PER_TOKEN = 4.0
+CHARS_PER_TOKEN = 4.0  # a rough English average for the tokenizers of the models used here
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def task_shape(config: ExperimentConfig, bench: Workbench, name: str) -> TaskSha
         return TaskShape(60.0, 40.0, 5.0, len(task.labels))
 
     def mean(texts: list[str]) -> float:
-        return sum(len(t) for t in texts) / len(texts) / _CHARS_PER_TOKEN
+        return sum(len(t) for t in texts) / len(texts) / CHARS_PER_TOKEN
 
     return TaskShape(
         mean([task.render(e) for e in sample]),
