@@ -425,6 +425,15 @@ def test_unit_seconds_costs_tokens_behind_their_context() -> None:
     )
     assert cost.generations > 0
     assert taught == pytest.approx(cost.generations / 2 * syn.n_gen * 100 * 0.01, rel=1e-6)
+    # Voting: each teacher's poll prefills its held-out examples once, then scores candidates.
+    voting = UnitKey("sms_spam", "synthetic_examples", 4, "voting", 0)
+    cost = teaching_cost(cfg, voting)
+    assert cost.polls == 4 * cfg.teachers and cost.scores > 0
+    no_scoring = Rates(TokenCost(0.01), TokenCost(1e-12), TokenCost(1e-12))
+    polls = unit_seconds(cfg, voting, shape, 0, no_scoring, reused=True) - unit_seconds(
+        cfg, generated, shape, 0, no_scoring, reused=True
+    )
+    assert polls == pytest.approx(cost.polls * cfg.heldout * 100 * 0.01, rel=1e-6)
 
 
 def test_dry_run_leaves_stored_units_out(tmp_path: Path) -> None:

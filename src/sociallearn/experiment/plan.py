@@ -149,7 +149,8 @@ def teaching_seconds(
     """Teaching as the method declares it. The samples of one prompt share its prefill (prefix
     reuse), and a sample ends with the example it writes: it decodes about an example's tokens,
     its budget at most. Each scored continuation (a vote, a held-out answer) costs an example's
-    tokens behind a few-shot prompt. (Estimates against measured runs: docs/cluster.md.)"""
+    tokens behind a few-shot prompt, and each poll of a teacher prefills its held-out examples.
+    (Estimates against measured runs: docs/cluster.md.)"""
     syn = config.synthesis
     cost = teaching_cost(config, key)
     few_shot = syn.n_gen * shape.example_tokens
@@ -157,9 +158,12 @@ def teaching_seconds(
     generations = 0 if reused else cost.generations
     prefills = generations / max(syn.samples, 1) * teacher.prefill.seconds(few_shot)
     decodes = generations * teacher.decode.seconds(written, few_shot)
+    # A vote reads a teacher's held-out examples (its first 4 pool examples when it has none).
+    heldout = (config.heldout or 4) * shape.example_tokens
     return (
         prefills
         + decodes
+        + cost.polls * teacher.prefill.seconds(heldout)
         + cost.scores * teacher.score.continuation(shape.example_tokens, few_shot)
     )
 

@@ -41,13 +41,20 @@ class TeachingCost:
 
     generations: int = 0
     scores: int = 0
+    # Polls: a teacher scores a round's candidates behind its held-out examples, prefilled once
+    # per poll (teachers share one model, whose KV cache holds the last context only).
+    polls: int = 0
 
     @property
     def calls(self) -> int:
         return self.generations + self.scores
 
     def __add__(self, other: TeachingCost) -> TeachingCost:
-        return TeachingCost(self.generations + other.generations, self.scores + other.scores)
+        return TeachingCost(
+            self.generations + other.generations,
+            self.scores + other.scores,
+            self.polls + other.polls,
+        )
 
 
 @dataclass(frozen=True)
@@ -65,8 +72,11 @@ class CallBudget:
     def example_rounds(self, n: int) -> TeachingCost:
         """Requests of n rounds of "write new examples" (and votes on the candidates)."""
         writing = n * self.asked_per_round * self.samples
-        voting = n * self.teachers * self.asked_per_round * self.top_k if self.votes else 0
-        return TeachingCost(writing, voting)
+        if not self.votes:
+            return TeachingCost(writing)
+        return TeachingCost(
+            writing, n * self.teachers * self.asked_per_round * self.top_k, n * self.teachers
+        )
 
 
 class Method(Component):
