@@ -195,6 +195,13 @@ def test_more_workers_than_cores_with_llamacpp_warns() -> None:
     assert warnings and "more than the" in warnings[0]
 
 
+def test_an_explicit_n_threads_is_the_threads_the_executor_reports() -> None:
+    cfg = _grid(Path("unused"), model="llamacpp:smollm2", model_options={"n_threads": 3})
+    runner = make_executor(ExecutorSettings(workers=1), cfg)
+    assert isinstance(runner, ProcessExecutor) and runner.threads == 3
+    assert runner.label == "processes x1 (3 thread(s) each)"
+
+
 def test_cli_workers_zero_is_one_error_line_and_nothing_lost(tmp_path: Path) -> None:
     out = tmp_path / "r"
     args = ["--model", "fake", "--limit", "2", "--method", "zero_shot", "--out", str(out)]

@@ -90,7 +90,13 @@ def make_executor(
                 f"--workers {workers} is more than the {cores} cores here: each worker gets one "
                 "llama.cpp thread and they will share cores (slower per unit)"
             )
-        return ProcessExecutor(workers, threads=max(1, cores // workers))
+        # An explicit n_threads model option wins over the worker's share of the cores (the
+        # workbench applies it), so the executor reports the threads the models really get.
+        explicit = {
+            o.get("n_threads") for o in (config.student_options(), config.teacher_options())
+        }
+        threads = explicit.pop() if len(explicit) == 1 and None not in explicit else None
+        return ProcessExecutor(workers, threads=int(threads or max(1, cores // workers)))
     from sociallearn.experiment.executors.ray import RayExecutor
 
     return RayExecutor(
