@@ -15,6 +15,7 @@ from sociallearn.experiment.units import UnitKey, expand_units, teaching_leaders
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.models.llamacpp_rates import Rates
 from sociallearn.teaching.methods.base import CallBudget, TeachingCost
+from sociallearn.teaching.teacher import FALLBACK_EVIDENCE
 
 
 def teaching_cost(config: ExperimentConfig, key: UnitKey) -> TeachingCost:
@@ -158,8 +159,8 @@ def teaching_seconds(
     generations = 0 if reused else cost.generations
     prefills = generations / max(syn.samples, 1) * teacher.prefill.seconds(few_shot)
     decodes = generations * teacher.decode.seconds(written, few_shot)
-    # A vote reads a teacher's held-out examples (its first 4 pool examples when it has none).
-    heldout = (config.heldout or 4) * shape.example_tokens
+    # A vote reads a teacher's held-out examples (the first of its pool when it has none).
+    heldout = (config.heldout or FALLBACK_EVIDENCE) * shape.example_tokens
     return (
         prefills
         + decodes

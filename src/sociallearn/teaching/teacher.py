@@ -21,6 +21,10 @@ from sociallearn.teaching.lesson import Candidate, Lesson
 from sociallearn.teaching.student import Student
 from sociallearn.teaching.transcript import Transcript
 
+# A teacher without held-out examples votes (and judges) from this many of its pool's first
+# examples: evidence from its own data, never from another silo's.
+FALLBACK_EVIDENCE = 4
+
 
 @dataclass(frozen=True)
 class SynthesisSettings:
@@ -363,7 +367,7 @@ class Teacher:
 
     def vote(self, candidates: Sequence[Candidate]) -> int:
         """Index of the candidate most likely after this teacher's held-out examples, per token."""
-        evidence = self.__heldout or self.__pool[:4]
+        evidence = self.__heldout or self.__pool[:FALLBACK_EVIDENCE]
         context = self._task.render_many(evidence)
         scores = self.model.score(
             [ScoreRequest(context, c.text + self._task.separator) for c in candidates]
@@ -373,7 +377,7 @@ class Teacher:
     def vote_instruction(self, instructions: Sequence[str]) -> int:
         """Index of the instruction under which this teacher's held-out answers are likeliest."""
         task = self._task
-        evidence = self.__heldout or self.__pool[:4]
+        evidence = self.__heldout or self.__pool[:FALLBACK_EVIDENCE]
         requests = [
             ScoreRequest(
                 (text.strip() + task.separator if text.strip() else "") + task.render_query(e),
@@ -400,7 +404,7 @@ class Teacher:
         Only the held-out accuracy and screened candidates leave the teacher; which examples
         failed does not.
         """
-        evidence = list(self.__heldout or self.__pool[:4])
+        evidence = list(self.__heldout or self.__pool[:FALLBACK_EVIDENCE])
         student = Student(student_model, self._task, calibrate=request.calibrate)
         student.prompt = request.prompt
         predictions = student.answer(evidence, mode=request.answer_mode)
