@@ -42,6 +42,17 @@ def test_probabilities_sum_equal_texts() -> None:
     assert dist.probabilities() == pytest.approx({"a": 0.5, "b": 0.25})
 
 
+def test_from_vocabulary_keeps_the_top_in_descending_order_ties_by_id() -> None:
+    vocab = ("a", "b", "c", "d")
+    lps = [math.log(0.1), math.log(0.4), math.log(0.1), math.log(0.4)]
+    whole = TokenDistribution.from_vocabulary(vocab, lps, None)
+    assert whole == TokenDistribution(vocab, tuple(lps), complete=True)
+    top3 = TokenDistribution.from_vocabulary(vocab, lps, 3)
+    assert top3.tokens == ("b", "d", "a") and not top3.complete
+    assert top3.logprobs == (lps[1], lps[3], lps[0])
+    assert TokenDistribution.from_vocabulary(vocab, lps, 4).complete
+
+
 class _NoNextToken:
     model_id = "plain:model"
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,24 @@ class TokenDistribution:
     tokens: tuple[str, ...]
     logprobs: tuple[float, ...]
     complete: bool
+
+    @classmethod
+    def from_vocabulary(
+        cls, vocab: Sequence[str], logprobs: npt.ArrayLike, top: int | None
+    ) -> TokenDistribution:
+        """A full-vocabulary distribution (``logprobs[k]`` is ``vocab[k]``'s), whole when ``top``
+        is None, else its ``top`` likeliest tokens in descending order (ties in id order)."""
+        import numpy as np
+
+        lps = np.asarray(logprobs, dtype=np.float64)
+        if top is None:
+            return cls(tuple(vocab), tuple(lps.tolist()), complete=True)
+        keep = np.argsort(-lps, kind="stable")[:top]
+        return cls(
+            tokens=tuple(vocab[k] for k in keep),
+            logprobs=tuple(float(lps[k]) for k in keep),
+            complete=top >= len(lps),
+        )
 
     def probabilities(self) -> dict[str, float]:
         """Token text -> probability; distinct tokens with the same text are summed."""

@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sociallearn.errors import UserError
 from sociallearn.models.base import (
     Completion,
@@ -313,17 +311,7 @@ class HFModel:
                 ids = self._start(prompts[i], "next-token prompt")
                 row = self._eval(ids, logits_from=len(ids) - 1)[-1].double()
                 lps = (row - self._torch.logsumexp(row, dim=-1)).cpu().numpy()
-                if top is None:
-                    out[i] = TokenDistribution(
-                        tokens=vocab, logprobs=tuple(lps.tolist()), complete=True
-                    )
-                    continue
-                keep = np.argsort(-lps, kind="stable")[:top]
-                out[i] = TokenDistribution(
-                    tokens=tuple(vocab[k] for k in keep),
-                    logprobs=tuple(float(lps[k]) for k in keep),
-                    complete=top >= len(lps),
-                )
+                out[i] = TokenDistribution.from_vocabulary(vocab, lps, top)
         return [out[i] for i in range(len(prompts))]
 
     def _vocabulary(self) -> tuple[str, ...]:

@@ -81,15 +81,5 @@ def next_token_logprobs(
             x = slots(model).last_logits(tokens).astype(np.float64)
             peak = float(x.max())
             lps = x - peak - float(np.log(np.exp(x - peak).sum()))
-            if top is None:
-                out[i] = TokenDistribution(
-                    tokens=vocab, logprobs=tuple(lps.tolist()), complete=True
-                )
-                continue
-            keep = np.argsort(-lps, kind="stable")[:top]
-            out[i] = TokenDistribution(
-                tokens=tuple(vocab[k] for k in keep),
-                logprobs=tuple(float(lps[k]) for k in keep),
-                complete=top >= len(vocab),
-            )
+            out[i] = TokenDistribution.from_vocabulary(vocab, lps, top)
         return [out[i] for i in range(len(prompts))]
