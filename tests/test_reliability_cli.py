@@ -189,7 +189,8 @@ def test_audit_shards_started_together_share_the_directory(tmp_path: Path) -> No
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_prints_the_resume_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_kill_prints_the_resume_line(tmp_path: Path, sig: int, code: int) -> None:
     with FaultServer(lifetime_s=120) as server:
         server.set_mode("slow", delay=30.0)
         config = _small_config(
@@ -215,8 +216,8 @@ def test_ctrl_c_prints_the_resume_line(tmp_path: Path) -> None:
         while server.requests == 0 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
         assert server.requests > 0, proc.communicate()
-        os.kill(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, sig)
         _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "interrupted; finished units are saved" in stderr
     assert "Traceback" not in stderr

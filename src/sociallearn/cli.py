@@ -155,13 +155,27 @@ _HANDLED: tuple[type[BaseException], ...] = (
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a batch scheduler ending a job): stop as after Ctrl-C. A job started
+    in the background of a script ignores SIGINT (the shell's rule), so this is how one stops."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _interrupted(error: KeyboardInterrupt) -> int:
+    """Print the resume line; the exit code a shell gives the signal (143 for SIGTERM)."""
+    err_console.print(
+        "interrupted; finished units are saved, rerun the same command to resume",
+        highlight=False,
+    )
+    return 143 if isinstance(error, Terminated) else 130
+
+
 def _fail(error: BaseException) -> None:
     if isinstance(error, KeyboardInterrupt):
-        err_console.print(
-            "interrupted; finished units are saved, rerun the same command to resume",
-            highlight=False,
-        )
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=_interrupted(error))
     if isinstance(error, OSError) and not isinstance(error, SocialLearnError):
         where = error.filename if error.filename is not None else "file system"
         text = f"{where}: {error.strerror or error}"
@@ -475,11 +489,14 @@ def list_components() -> None:
 
 
 def main() -> None:
+    import signal
+
+    # The driver only: worker processes start elsewhere and keep the default (they end with it).
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app()
-    except KeyboardInterrupt:
-        err_console.print("interrupted; finished units are saved, rerun the same command to resume")
-        sys.exit(130)
+    except KeyboardInterrupt as error:
+        sys.exit(_interrupted(error))
 
 
 if __name__ == "__main__":

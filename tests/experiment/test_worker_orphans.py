@@ -1,5 +1,6 @@
 """Worker processes end when their driver is killed (SIGTERM or SIGKILL): daemon processes
-are only stopped by a driver that exits normally, and an orphan would go on computing."""
+are only stopped by a driver that exits normally, and an orphan would go on computing. SIGTERM
+is handled (the driver stops its workers and exits 143); SIGKILL leaves it to the workers."""
 
 from __future__ import annotations
 
@@ -85,6 +86,8 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path: Path, sig: signal.Sign
     workers = _children(driver.pid)
     os.kill(driver.pid, sig)
     driver.wait(timeout=30)
+    # SIGTERM stops the driver as Ctrl-C does (workers stopped, exit 143); SIGKILL cannot.
+    assert driver.returncode == (143 if sig == signal.SIGTERM else -signal.SIGKILL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.2)
