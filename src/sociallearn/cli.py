@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 
-from sociallearn.errors import SocialLearnError, UserError
+from sociallearn.cli_errors import (
+    HANDLED,
+    console,
+    err_console,
+    fail,
+    interrupted,
+    on_sigterm,
+    styled,
+)
+from sociallearn.errors import UserError
 
 if TYPE_CHECKING:
     from sociallearn.experiment.config import ExperimentConfig
@@ -22,13 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-# Piped output (logs, CI) is not wrapped at 80 columns: unit keys must stay on one line.
-# Markup and emoji codes off: names, paths and labels from users and data (``[/INST]``,
-# ``sociallearn[hub]``) are printed as they are; styles are applied with Text objects instead.
-console = Console(width=None if sys.stdout.isatty() else 160, markup=False, emoji=False)
-err_console = Console(
-    stderr=True, width=None if sys.stderr.isatty() else 400, markup=False, emoji=False
-)
+
 
 DEFAULT_CONFIG = Path(__file__).parent / "presets" / "sms_spam.yaml"
 
@@ -136,55 +137,8 @@ def _executor(
     return make_executor(
         settings,
         cfg,
-        warn=lambda m: err_console.print(_styled("warning:", "yellow", m), highlight=False),
+        warn=lambda m: err_console.print(styled("warning:", "yellow", m), highlight=False),
     )
-
-
-def _styled(label: str, style: str, text: object) -> Any:
-    from rich.text import Text
-
-    return Text.assemble((label, style), " ", str(text))
-
-
-# Faults that end a command with one line instead of a traceback.
-_HANDLED: tuple[type[BaseException], ...] = (
-    SocialLearnError,
-    OSError,
-    sqlite3.Error,
-    KeyboardInterrupt,
-)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill PID``, a batch scheduler ending a job): stop as after Ctrl-C. A job started
-    in the background of a script ignores SIGINT (the shell's rule), so this is how one stops."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
-
-
-def _interrupted(error: KeyboardInterrupt) -> int:
-    """Print the resume line; the exit code a shell gives the signal (143 for SIGTERM)."""
-    err_console.print(
-        "interrupted; finished units are saved, rerun the same command to resume",
-        highlight=False,
-    )
-    return 143 if isinstance(error, Terminated) else 130
-
-
-def _fail(error: BaseException) -> None:
-    if isinstance(error, KeyboardInterrupt):
-        raise typer.Exit(code=_interrupted(error))
-    if isinstance(error, OSError) and not isinstance(error, SocialLearnError):
-        where = error.filename if error.filename is not None else "file system"
-        text = f"{where}: {error.strerror or error}"
-    elif isinstance(error, sqlite3.Error):
-        text = f"SQLite database error ({error}); the stores keep every finished unit"
-    else:
-        text = str(error)
-    err_console.print(_styled("error:", "bold red", text), highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -257,7 +211,7 @@ def run(
                 cfg,
                 reporter,
                 executor=runner,
-                warn=lambda m: err_console.print(_styled("warning:", "yellow", m), highlight=False),
+                warn=lambda m: err_console.print(styled("warning:", "yellow", m), highlight=False),
             )
         _print_results(summary.run_dir_rows)
         _write_report(cfg.run_dir)
@@ -266,8 +220,8 @@ def run(
             f"{summary.seconds:.0f}s; results in {cfg.run_dir}"
         )
         console.print(summary.throughput())
-    except _HANDLED as error:
-        _fail(error)
+    except HANDLED as error:
+        fail(error)
 
 
 def _note_data_sources(cfg: ExperimentConfig) -> None:
@@ -339,8 +293,8 @@ def report(
             raise UserError(f"--test {test}: expected 'paired' or 'pooled'")
         kind: Literal["paired", "pooled"] = "pooled" if test == "pooled" else "paired"
         _write_report(run_dir, permutations, compare_paper, kind)
-    except _HANDLED as error:
-        _fail(error)
+    except HANDLED as error:
+        fail(error)
 
 
 @app.command()
@@ -409,8 +363,8 @@ def audit(
         _note_data_sources(cfg)
         run_audit(cfg, console, parse_shard(shard) if shard else (1, 1), executor=runner)
         _write_report(cfg.run_dir)
-    except _HANDLED as error:
-        _fail(error)
+    except HANDLED as error:
+        fail(error)
 
 
 @app.command()
@@ -422,8 +376,8 @@ def recover(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) ->
         count, kept = rebuild_from_exports(run_dir)
         old = f"; the old store is kept as {kept}" if kept else ""
         console.print(f"rebuilt {run_dir / 'results.sqlite'} with {count} units{old}")
-    except _HANDLED as error:
-        _fail(error)
+    except HANDLED as error:
+        fail(error)
 
 
 @app.command()
@@ -447,8 +401,8 @@ def export(
 
         for path in export_run(run_dir, fmt, unit=unit, out_dir=out, data_dir=data_dir):
             console.print(str(path), highlight=False, soft_wrap=True)
-    except _HANDLED as error:
-        _fail(error)
+    except HANDLED as error:
+        fail(error)
 
 
 @app.command()
@@ -467,8 +421,8 @@ def tasks() -> None:
                 info.name, info.format, ", ".join(info.labels) or "-", info.parser, info.source
             )
         console.print(table)
-    except _HANDLED as error:
-        _fail(error)
+    except HANDLED as error:
+        fail(error)
 
 
 @app.command(name="list")
@@ -492,11 +446,11 @@ def main() -> None:
     import signal
 
     # The driver only: worker processes start elsewhere and keep the default (they end with it).
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         app()
     except KeyboardInterrupt as error:
-        sys.exit(_interrupted(error))
+        sys.exit(interrupted(error))
 
 
 if __name__ == "__main__":
