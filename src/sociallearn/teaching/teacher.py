@@ -168,6 +168,12 @@ class Teacher:
     def silo_size(self) -> int:
         return len(self.__pool)
 
+    @property
+    def __evidence(self) -> tuple[Example, ...]:
+        # What votes and feedback are judged on: the held-out part, or, for a teacher too
+        # small to hold one out, the first few pooled examples.
+        return self.__heldout or self.__pool[:FALLBACK_EVIDENCE]
+
     def silo_fingerprints(self) -> frozenset[str]:
         """The silo's rendered, whitespace-normalised texts: for the boundary's audit only."""
         return self.__silo_texts
@@ -367,7 +373,7 @@ class Teacher:
 
     def vote(self, candidates: Sequence[Candidate]) -> int:
         """Index of the candidate most likely after this teacher's held-out examples, per token."""
-        evidence = self.__heldout or self.__pool[:FALLBACK_EVIDENCE]
+        evidence = self.__evidence
         context = self._task.render_many(evidence)
         scores = self.model.score(
             [ScoreRequest(context, c.text + self._task.separator) for c in candidates]
@@ -377,7 +383,7 @@ class Teacher:
     def vote_instruction(self, instructions: Sequence[str]) -> int:
         """Index of the instruction under which this teacher's held-out answers are likeliest."""
         task = self._task
-        evidence = self.__heldout or self.__pool[:FALLBACK_EVIDENCE]
+        evidence = self.__evidence
         requests = [
             ScoreRequest(
                 (text.strip() + task.separator if text.strip() else "") + task.render_query(e),
@@ -404,7 +410,7 @@ class Teacher:
         Only the held-out accuracy and screened candidates leave the teacher; which examples
         failed does not.
         """
-        evidence = list(self.__heldout or self.__pool[:FALLBACK_EVIDENCE])
+        evidence = list(self.__evidence)
         student = Student(student_model, self._task, calibrate=request.calibrate)
         student.prompt = request.prompt
         predictions = student.answer(evidence, mode=request.answer_mode)
