@@ -41,7 +41,7 @@ from sociallearn.models.base import (
 )
 from sociallearn.models.embedded import resolve_model_path
 from sociallearn.models.gguf_weights import reencoded_gguf
-from sociallearn.models.llamacpp_batch import Lanes, common_prefix
+from sociallearn.models.llamacpp_batch import Lanes, common_prefix, lane_context
 from sociallearn.models.llamacpp_sampling import Logits, Samplers, SampleState, logprob
 from sociallearn.models.llamacpp_slots import PromptSlots
 
@@ -173,7 +173,9 @@ class LlamaCppModel:
             self._n_ctx = int(self._llm.n_ctx())
             self._n_batch = int(self._llm.n_batch)
         else:
-            self._own_ctx = self._ctx = self._lane_context(n_ctx, min(n_batch, n_ctx), batch)
+            self._own_ctx = self._ctx = lane_context(
+                llama_cpp, self._llm, n_ctx, min(n_batch, n_ctx), batch
+            )
             self._n_ctx = int(self._lib.llama_n_ctx_seq(self._ctx))
             self._n_batch = int(self._lib.llama_n_batch(self._ctx))
         self._n_ubatch = int(self._lib.llama_n_ubatch(self._ctx))
@@ -188,25 +190,6 @@ class LlamaCppModel:
         self.batch = batch
         self._lanes = Lanes(self, batch) if batch > 1 else None
         self._slots: PromptSlots | None = None  # next-token KV slots, made on first use
-
-    def _lane_context(self, n_ctx: int, n_batch: int, lanes: int) -> Any:
-        """A context with one KV stream of ``n_ctx`` tokens for sequence 0 and for each lane."""
-        lib = self._lib
-        params = lib.llama_context_params.from_buffer_copy(self._llm.context_params)
-        params.n_ctx = n_ctx * (lanes + 1)
-        params.n_batch = n_batch
-        params.n_ubatch = min(n_batch, 512)
-        params.n_seq_max = lanes + 1
-        # Separate streams: the unified cache let sequences at equal positions see each other.
-        params.kv_unified = False
-        ctx = lib.llama_init_from_model(self._llm.model, params)
-        if not ctx:
-            self._llm.close()
-            raise UserError(
-                f"cannot create a llama.cpp context of {lanes + 1} x {n_ctx} tokens "
-                f"(option batch {lanes}, n_ctx {n_ctx}): lower batch or n_ctx"
-            )
-        return ctx
 
     @classmethod
     def from_spec(cls, name: str, **options: Any) -> LlamaCppModel:

@@ -35,10 +35,11 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sociallearn.errors import UserError
 from sociallearn.models.llamacpp_sampling import Logits, SampleState
 
 if TYPE_CHECKING:
@@ -52,6 +53,26 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
             break
         n += 1
     return n
+
+
+def lane_context(lib: Any, llm: Any, n_ctx: int, n_batch: int, lanes: int) -> Any:
+    """A context of ``llm``'s model with one KV stream of ``n_ctx`` tokens for sequence 0 and
+    for each lane (``llm`` is closed when llama.cpp cannot make it)."""
+    params = lib.llama_context_params.from_buffer_copy(llm.context_params)
+    params.n_ctx = n_ctx * (lanes + 1)
+    params.n_batch = n_batch
+    params.n_ubatch = min(n_batch, 512)
+    params.n_seq_max = lanes + 1
+    # Separate streams: the unified cache let sequences at equal positions see each other.
+    params.kv_unified = False
+    ctx = lib.llama_init_from_model(llm.model, params)
+    if not ctx:
+        llm.close()
+        raise UserError(
+            f"cannot create a llama.cpp context of {lanes + 1} x {n_ctx} tokens "
+            f"(option batch {lanes}, n_ctx {n_ctx}): lower batch or n_ctx"
+        )
+    return ctx
 
 
 @dataclass(frozen=True)
