@@ -6,6 +6,7 @@ from sociallearn.models.base import (
     GenerationParams,
     LanguageModel,
     ScoreRequest,
+    common_prefix,
     derive_seed,
     sample_indices,
 )
@@ -47,6 +48,13 @@ def test_sample_indices_and_derived_seeds() -> None:
     seeds = {derive_seed(7, i) for i in range(100)}
     assert len(seeds) == 100
     assert derive_seed(7, 3) == derive_seed(7, 3)
+
+
+def test_common_prefix_counts_the_shared_leading_tokens() -> None:
+    assert common_prefix([1, 2, 3, 4], [1, 2, 9, 4]) == 2
+    assert common_prefix([1, 2], [1, 2, 3]) == 2
+    assert common_prefix([], [1]) == 0
+    assert common_prefix([5], [6]) == 0
 
 
 def test_stop_strings_cut_the_text() -> None:

@@ -193,3 +193,13 @@ def derive_seed(seed: int, sample_index: int) -> int:
     from sociallearn.seeds import sample_seed
 
     return sample_seed(seed, sample_index)
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share (what a KV cache holding ``a`` can keep)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -29,6 +29,7 @@ from sociallearn.models.base import (
     Score,
     ScoreRequest,
     TokenDistribution,
+    common_prefix,
     derive_seed,
     sample_indices,
 )
@@ -121,15 +122,6 @@ def converted_directory(gguf: Path, *, into: Path | None = None) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class HFModel:
@@ -244,7 +236,7 @@ class HFModel:
                 f"context overflow: {len(tokens)} tokens > the model's {self.n_ctx} positions "
                 f"(hf:{self._name}); shorten the prompt or lower n"
             )
-        keep = _common_prefix(self._kv, tokens) if self.prefix_reuse else 0
+        keep = common_prefix(self._kv, tokens) if self.prefix_reuse else 0
         keep = min(keep, logits_from)
         cache = self._cache if keep else None
         if cache is not None and keep < len(self._kv):

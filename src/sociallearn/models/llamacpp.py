@@ -36,12 +36,13 @@ from sociallearn.models.base import (
     Score,
     ScoreRequest,
     TokenDistribution,
+    common_prefix,
     derive_seed,
     sample_indices,
 )
 from sociallearn.models.embedded import resolve_model_path
 from sociallearn.models.gguf_weights import reencoded_gguf
-from sociallearn.models.llamacpp_batch import Lanes, common_prefix, lane_context
+from sociallearn.models.llamacpp_batch import Lanes, lane_context
 from sociallearn.models.llamacpp_sampling import Logits, Samplers, SampleState, logprob
 from sociallearn.models.llamacpp_slots import PromptSlots
 

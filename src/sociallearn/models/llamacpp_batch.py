@@ -40,19 +40,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sociallearn.errors import UserError
+from sociallearn.models.base import common_prefix
 from sociallearn.models.llamacpp_sampling import Logits, SampleState
 
 if TYPE_CHECKING:
     from sociallearn.models.llamacpp import LlamaCppModel
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def lane_context(lib: Any, llm: Any, n_ctx: int, n_batch: int, lanes: int) -> Any:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sociallearn.errors import UserError
-from sociallearn.models.llamacpp_batch import common_prefix
+from sociallearn.models.base import common_prefix
 from sociallearn.models.llamacpp_sampling import Logits
 
 if TYPE_CHECKING:
