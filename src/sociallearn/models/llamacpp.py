@@ -43,7 +43,7 @@ from sociallearn.models.base import (
 from sociallearn.models.embedded import resolve_model_path
 from sociallearn.models.gguf_weights import reencoded_gguf
 from sociallearn.models.llamacpp_batch import Lanes, lane_context
-from sociallearn.models.llamacpp_sampling import Logits, Samplers, SampleState, logprob
+from sociallearn.models.llamacpp_sampling import Logits, Samplers, SampleState
 from sociallearn.models.llamacpp_slots import PromptSlots
 
 _OPTIONS = (
@@ -62,6 +62,13 @@ _OPTIONS = (
 # tokens per decode), and gain little at 2-4 samples per call with Q4_1 (docs/design.md): the
 # reproducible path is the default; ``batch: 8`` with ``weights: f32`` is the fast setting.
 DEFAULT_BATCH = 1
+# Where a token's logits depend on how many tokens share its decode call, exact evaluations
+# (scores, prompts) pad each call to a multiple of this many tokens and drop the padding from the
+# KV afterwards. On x86, K-quant weights (Q4_K_M files) are repacked and llama.cpp multiplies a
+# batch's rows in groups, the remainder with a kernel that rounds differently, so a score moved
+# with what the KV cache held before (Qwen2.5-Coder-0.5B Q4_K_M: 0.1 nats; padding to 4 still
+# left 4-token calls off, to 8 none). A probe at load decides (``_pads_to``).
+DECODE_MULTIPLE = 8
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,6 @@ def default_threads() -> int:
     and degrades gracefully when it is not. Override with the model option ``n_threads``.
     """
     return max(1, (os.cpu_count() or 2) // 2)
-
-
-def _token_logprobs(rows: Sequence[Logits], tokens: Sequence[int]) -> tuple[float, ...]:
-    return tuple(logprob(row, tok) for row, tok in zip(rows, tokens, strict=True))
-
-
-def _score(lps: tuple[float, ...]) -> Score:
-    return Score(logprob_sum=sum(lps), n_tokens=len(lps), token_logprobs=lps)
 
 
 class LlamaCppModel:
@@ -184,13 +183,32 @@ class LlamaCppModel:
         self._vocab = self._lib.llama_model_get_vocab(self._llm.model)
         self._memory = self._lib.llama_get_memory(self._ctx)
         self._batch = self._lib.llama_batch_init(self._n_batch, 0, 1)
+        self._pad_to = 1  # until the probe below
+        self._chunk = self._n_batch
         self._kv: list[int] = []  # tokens whose keys/values sequence 0 currently holds
+        self._exact_kv = 0  # how many leading ones padded (exact) decodes made
         self._samplers = Samplers(self._lib, self._vocab, self._n_vocab)
         self._lock = threading.RLock()
         self.decoded_tokens = 0  # tokens sent through llama_decode (for tests and benchmarks)
         self.batch = batch
         self._lanes = Lanes(self, batch) if batch > 1 else None
         self._slots: PromptSlots | None = None  # next-token KV slots, made on first use
+        # Padding needs chunks that are multiples themselves (an n_batch under 8: unpadded).
+        if self._n_batch >= DECODE_MULTIPLE and self._pads_to() > 1:
+            self._pad_to = DECODE_MULTIPLE
+            self._chunk = self._n_batch - self._n_batch % DECODE_MULTIPLE
+
+    def _pads_to(self) -> int:
+        """``DECODE_MULTIPLE`` if the 16th of 16 tokens gets other logits when they are decoded
+        as 5 + 11 than as 16 in one call (a remainder kernel), else 1."""
+        probe = self._tokenize("The quick brown fox jumps over the lazy dog. " * 3)[:16]
+        self._forget()
+        [whole] = self._decode(probe, 0, 15, pad=False)
+        self._forget()
+        _ = [*self._decode(probe[:5], 0, 15, pad=False)]  # no logits wanted; decodes
+        [split] = self._decode(probe[5:], 5, 15, pad=False)
+        self._forget()
+        return 1 if np.array_equal(whole, split) else DECODE_MULTIPLE
 
     @classmethod
     def from_spec(cls, name: str, **options: Any) -> LlamaCppModel:
@@ -267,6 +285,7 @@ class LlamaCppModel:
     def _forget(self) -> None:
         self._lib.llama_memory_clear(self._memory, True)
         self._kv = []
+        self._exact_kv = 0
         if self._lanes is not None:
             self._lanes.reset()
 
@@ -277,7 +296,10 @@ class LlamaCppModel:
 
         Only the part after the longest common prefix with the current KV state is decoded (all
         of it when prefix reuse is off). Positions whose logits are wanted are always decoded.
-        ``exact=False`` allows one-token decodes (faster, see below) for sampling steps.
+        An exact evaluation pads every decode to a multiple of ``DECODE_MULTIPLE`` tokens and
+        reuses only keys/values that exact evaluations made, so its logits are the same whatever
+        the cache held before. ``exact=False`` (sampling steps) decodes unpadded, one token per
+        step: padding would cost about 30% of decode speed there.
         ``fresh=False`` marks a continuation of the previous call (the next sampling step): the
         naive mode (no prefix reuse) re-evaluates each request from scratch, not each token.
         """
@@ -286,40 +308,48 @@ class LlamaCppModel:
         if not self.prefix_reuse and fresh:
             self._forget()
         start = min(common_prefix(self._kv, tokens), logits_from)
-        if exact and start == len(tokens) - 1 and start > 0:
-            # llama.cpp's CPU kernels for a one-token batch round differently from the batched
-            # ones (log-probs moved by ~2e-3 on SmolLM2); decoding two tokens keeps scores
-            # identical to a full evaluation, whatever prefix happened to be cached. Sampling
-            # steps skip this: it costs about 30% of decode speed.
-            start -= 1
+        if exact:
+            start = min(start, self._exact_kv)
         if start < len(self._kv) and not self._lib.llama_memory_seq_rm(self._memory, 0, start, -1):
             self._forget()
             start = 0
         self._kv = self._kv[:start]
+        self._exact_kv = min(self._exact_kv, start)
         rows: list[Logits] = []
-        for chunk_start in range(start, len(tokens), self._n_batch):
-            chunk = tokens[chunk_start : chunk_start + self._n_batch]
-            rows.extend(self._decode(chunk, chunk_start, logits_from))
+        for chunk_start in range(start, len(tokens), self._chunk):
+            chunk = tokens[chunk_start : chunk_start + self._chunk]
+            rows.extend(self._decode(chunk, chunk_start, logits_from, pad=exact))
             self._kv.extend(chunk)
+        if exact:
+            self._exact_kv = len(self._kv)
         return rows
 
-    def _decode(self, chunk: Sequence[int], pos0: int, logits_from: int) -> Iterator[Logits]:
+    def _decode(
+        self, chunk: Sequence[int], pos0: int, logits_from: int, *, pad: bool
+    ) -> Iterator[Logits]:
+        n = len(chunk)
+        # One-token calls round differently on every build measured (SmolLM2: ~2e-3 nats).
+        extra = max((-n) % self._pad_to, 2 - n) if pad else 0
+        if pos0 + n + extra > self._n_ctx:
+            extra = 0  # no room at the end of the window: decode unpadded
         batch = self._batch
         n_out = 0
-        for i, token in enumerate(chunk):
+        for i, token in enumerate([*chunk, *[chunk[-1]] * extra]):
             batch.token[i] = token
             batch.pos[i] = pos0 + i
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = 0
-            want = pos0 + i >= logits_from
+            want = i < n and pos0 + i >= logits_from
             batch.logits[i] = want
             n_out += want
-        batch.n_tokens = len(chunk)
+        batch.n_tokens = n + extra
         code = self._lib.llama_decode(self._ctx, batch)
-        if code != 0:
+        if code != 0 or (
+            extra and not self._lib.llama_memory_seq_rm(self._memory, 0, pos0 + n, -1)
+        ):
             self._forget()
             raise RuntimeError(f"llama_decode failed with code {code}")
-        self.decoded_tokens += len(chunk)
+        self.decoded_tokens += n + extra
         if n_out:
             # Outputs are stored contiguously, one row per flagged token, in batch order.
             flat = np.ctypeslib.as_array(
@@ -330,58 +360,11 @@ class LlamaCppModel:
     # ----------------------------------------------------------------------------- scoring
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
-        """Log-probs of each continuation given its context, from raw logits.
+        """Log-probs of each continuation given its context (:mod:`.llamacpp_scoring`)."""
+        from sociallearn.models.llamacpp_scoring import score
 
-        Requests with the same context are scored together behind one context evaluation, and
-        contexts are visited in token order so that neighbours share their longest prefixes.
-        """
         with self._lock:
-            split = {req: self._split(req) for req in dict.fromkeys(requests)}
-            by_context: dict[tuple[int, ...], list[ScoreRequest]] = {}
-            for req, tok in split.items():
-                by_context.setdefault(tok.context, []).append(req)
-            results: dict[ScoreRequest, Score] = {}
-            for context in sorted(by_context):
-                for req, score in self._score_group(context, by_context[context], split):
-                    results[req] = score
-            return [results[req] for req in requests]
-
-    def _score_group(
-        self,
-        context: tuple[int, ...],
-        group: list[ScoreRequest],
-        split: dict[ScoreRequest, _Tokenized],
-    ) -> Iterator[tuple[ScoreRequest, Score]]:
-        n = len(context)
-        if not self.prefix_reuse:
-            for req in group:
-                cont = split[req].continuation
-                rows = self._eval(context + cont[:-1], logits_from=n - 1) if cont else []
-                yield req, _score(_token_logprobs(rows, cont))
-            return
-        # Continuations are visited in token order, so neighbours share their leading tokens
-        # (canaries of one template differ only in a few slot tokens). The logits rows of the
-        # previous continuation are kept: rows up to and including the end of the shared part
-        # depend only on shared tokens, so only the rows after it are decoded.
-        # The log-probs of the shared tokens themselves are kept too.
-        prev: tuple[int, ...] = ()
-        prev_rows: list[Logits] = []
-        prev_lps: tuple[float, ...] = ()
-        for req in sorted(group, key=lambda r: split[r].continuation):
-            cont = split[req].continuation
-            if not cont:
-                yield req, Score(logprob_sum=0.0, n_tokens=0)
-                continue
-            if not prev_rows:
-                # The row before the first continuation token is the same for the whole group.
-                prev_rows = self._eval(context, logits_from=n - 1)
-            shared = min(common_prefix(prev, cont), len(cont) - 1, len(prev_rows) - 1)
-            rows = prev_rows[: shared + 1]
-            if len(cont) > shared + 1:
-                rows += self._eval(context + cont[:-1], logits_from=n + shared)
-            lps = prev_lps[:shared] + _token_logprobs(rows[shared:], cont[shared:])
-            prev, prev_rows, prev_lps = cont, rows, lps
-            yield req, _score(lps)
+            return score(self, requests)
 
     def next_token_logprobs(
         self, prompts: Sequence[str], top: int | None = None
