@@ -75,9 +75,16 @@ def test_padded_decodes_leave_scores_and_cache_as_unpadded(embedded_gguf: Any) -
     reason="set SOCIALLEARN_KQUANT_GGUF to a K-quant GGUF (e.g. Qwen2.5-Coder-0.5B Q4_K_M)",
 )
 def test_kquant_logits_do_not_depend_on_the_cache() -> None:
-    model = _model(os.environ["SOCIALLEARN_KQUANT_GGUF"])
+    path = os.environ["SOCIALLEARN_KQUANT_GGUF"]
+    model, fresh = _model(path), _model(path)
     try:
         rows = _last_rows_after_histories(model)
         assert all(np.array_equal(rows[0], row) for row in rows[1:])
+        # Next-token distributions keep prompts in KV slots: the same after a slot's history.
+        [expected] = fresh.next_token_logprobs([TEXT], top=20)
+        for k in (len(TEXT) - 3, len(TEXT) - 11, 40):
+            model.next_token_logprobs([TEXT[:k]])
+            assert model.next_token_logprobs([TEXT], top=20) == [expected]
     finally:
         model.close()
+        fresh.close()

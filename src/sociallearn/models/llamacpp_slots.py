@@ -10,9 +10,10 @@ by the one or two tokens released since, so a token costs a few decoded tokens p
 The slots live in a separate llama.cpp context on the same model weights, made on first use, with
 one KV stream per slot (``kv_unified = false``: with the unified cache, cells of other sequences
 leaked into attention, see :mod:`.llamacpp_batch`). Each ``llama_decode`` holds one slot's tokens
-only (mixing sequences in one decode moved log-probs, also there), and a reused prefix is
-extended by at least two tokens, so the logits equal a fresh evaluation's (the one-token kernels
-round differently; see ``LlamaCppModel._eval``).
+only (mixing sequences in one decode moved log-probs, also there), and each decode is padded as
+the model's exact evaluations are (at least two tokens; a multiple of 8 where the probe at load
+found K-quant kernels that round a call's remainder differently; see ``LlamaCppModel._eval``),
+so the logits equal a fresh evaluation's whatever the slot held before.
 """
 
 from __future__ import annotations
@@ -86,8 +87,6 @@ class PromptSlots:
         self._clock += 1
         self._used[slot] = self._clock
         start = min(shared[slot], len(tokens) - 1)
-        if start == len(tokens) - 1 and start > 0:
-            start -= 1  # decode at least two tokens: logits equal to a fresh evaluation's
         lib = self._m._lib
         kv = self._kv[slot]
         if start < len(kv) and not lib.llama_memory_seq_rm(self._memory, slot, start, -1):
@@ -95,7 +94,7 @@ class PromptSlots:
             start = 0
         del kv[start:]
         row: Logits | None = None
-        step = self._m._n_batch
+        step = self._m._chunk
         for at in range(start, len(tokens), step):
             chunk = tokens[at : at + step]
             row = self._decode(slot, chunk, at, last=at + len(chunk) == len(tokens))
@@ -106,21 +105,25 @@ class PromptSlots:
     def _decode(self, slot: int, chunk: Sequence[int], pos0: int, *, last: bool) -> Logits | None:
         m = self._m
         lib, batch = m._lib, self._batch
-        for i, token in enumerate(chunk):
+        n = len(chunk)
+        extra = max((-n) % m._pad_to, 2 - n)
+        if pos0 + n + extra > m.n_ctx:
+            extra = 0  # no room at the end of the window: decode unpadded
+        for i, token in enumerate([*chunk, *[chunk[-1]] * extra]):
             batch.token[i] = token
             batch.pos[i] = pos0 + i
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = slot
-            batch.logits[i] = last and i == len(chunk) - 1
-        batch.n_tokens = len(chunk)
+            batch.logits[i] = last and i == n - 1
+        batch.n_tokens = n + extra
         code = lib.llama_decode(self._ctx, batch)
-        if code != 0:
+        if code != 0 or (extra and not lib.llama_memory_seq_rm(self._memory, slot, pos0 + n, -1)):
             # The slot's state is unknown now: empty it, so no later request trusts it.
             lib.llama_memory_seq_rm(self._memory, slot, -1, -1)
             self._kv[slot] = []
             raise RuntimeError(f"llama_decode failed with code {code} ({len(chunk)} tokens)")
-        m.decoded_tokens += len(chunk)
+        m.decoded_tokens += n + extra
         if not last:
             return None
-        ptr = lib.llama_get_logits_ith(self._ctx, len(chunk) - 1)
+        ptr = lib.llama_get_logits_ith(self._ctx, n - 1)
         return np.ctypeslib.as_array(ptr, shape=(m._n_vocab,)).copy()
