@@ -193,8 +193,8 @@ class LlamaCppModel:
         self.batch = batch
         self._lanes = Lanes(self, batch) if batch > 1 else None
         self._slots: PromptSlots | None = None  # next-token KV slots, made on first use
-        # Padding needs chunks that are multiples themselves (an n_batch under 8: unpadded).
-        if self._n_batch >= DECODE_MULTIPLE and self._pads_to() > 1:
+        # The probe decodes 16 tokens in one call; padded chunks must be multiples themselves.
+        if min(self._n_batch, self._n_ctx) >= 16 and self._pads_to() > 1:
             self._pad_to = DECODE_MULTIPLE
             self._chunk = self._n_batch - self._n_batch % DECODE_MULTIPLE
 
@@ -296,10 +296,11 @@ class LlamaCppModel:
 
         Only the part after the longest common prefix with the current KV state is decoded (all
         of it when prefix reuse is off). Positions whose logits are wanted are always decoded.
-        An exact evaluation pads every decode to a multiple of ``DECODE_MULTIPLE`` tokens and
-        reuses only keys/values that exact evaluations made, so its logits are the same whatever
-        the cache held before. ``exact=False`` (sampling steps) decodes unpadded, one token per
-        step: padding would cost about 30% of decode speed there.
+        An exact evaluation pads every decode to at least two tokens (a one-token call rounds
+        differently), and to a multiple of ``DECODE_MULTIPLE`` where the probe at load found it
+        needed, and reuses only keys/values that exact evaluations made, so its logits are the
+        same whatever the cache held before. ``exact=False`` (sampling steps) decodes unpadded,
+        one token per step: padding would cost about 30% of decode speed there.
         ``fresh=False`` marks a continuation of the previous call (the next sampling step): the
         naive mode (no prefix reuse) re-evaluates each request from scratch, not each token.
         """
