@@ -67,7 +67,7 @@ DEFAULT_BATCH = 1
 # KV afterwards. On x86, K-quant weights (Q4_K_M files) are repacked and llama.cpp multiplies a
 # batch's rows in groups, the remainder with a kernel that rounds differently, so a score moved
 # with what the KV cache held before (Qwen2.5-Coder-0.5B Q4_K_M: 0.1 nats; padding to 4 still
-# left 4-token calls off, to 8 none). A probe at load decides (``_pads_to``).
+# left 4-token calls off, to 8 none). A probe at load decides (``_remainder_rounds_differently``).
 DECODE_MULTIPLE = 8
 
 
@@ -86,6 +86,13 @@ def default_threads() -> int:
     and degrades gracefully when it is not. Override with the model option ``n_threads``.
     """
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+def decode_failure(code: int, n: int) -> str:
+    """The error of a failed exact decode: llama.cpp's code, or the padding that stayed."""
+    if code:
+        return f"llama_decode failed with code {code} ({n} tokens)"
+    return f"could not drop the padding of a {n}-token decode from the KV cache"
 
 
 class LlamaCppModel:
@@ -194,13 +201,13 @@ class LlamaCppModel:
         self._lanes = Lanes(self, batch) if batch > 1 else None
         self._slots: PromptSlots | None = None  # next-token KV slots, made on first use
         # The probe decodes 16 tokens in one call; padded chunks must be multiples themselves.
-        if min(self._n_batch, self._n_ctx) >= 16 and self._pads_to() > 1:
+        if min(self._n_batch, self._n_ctx) >= 16 and self._remainder_rounds_differently():
             self._pad_to = DECODE_MULTIPLE
             self._chunk = self._n_batch - self._n_batch % DECODE_MULTIPLE
 
-    def _pads_to(self) -> int:
-        """``DECODE_MULTIPLE`` if the 16th of 16 tokens gets other logits when they are decoded
-        as 5 + 11 than as 16 in one call (a remainder kernel), else 1."""
+    def _remainder_rounds_differently(self) -> bool:
+        """Whether the 16th of 16 tokens gets other logits when they are decoded as 5 + 11 than
+        as 16 in one call (a remainder kernel): then exact decodes need padding."""
         probe = self._tokenize("The quick brown fox jumps over the lazy dog. " * 3)[:16]
         self._forget()
         [whole] = self._decode(probe, 0, 15, pad=False)
@@ -208,7 +215,7 @@ class LlamaCppModel:
         _ = [*self._decode(probe[:5], 0, 15, pad=False)]  # no logits wanted; decodes
         [split] = self._decode(probe[5:], 5, 15, pad=False)
         self._forget()
-        return 1 if np.array_equal(whole, split) else DECODE_MULTIPLE
+        return not np.array_equal(whole, split)
 
     @classmethod
     def from_spec(cls, name: str, **options: Any) -> LlamaCppModel:
@@ -325,14 +332,18 @@ class LlamaCppModel:
             self._exact_kv = len(self._kv)
         return rows
 
+    def _padding(self, n: int, pos0: int) -> int:
+        """Tokens to append to an exact decode of ``n`` tokens at ``pos0`` (dropped after it):
+        at least two tokens per call, as one-token calls round differently on every build
+        measured (SmolLM2: ~2e-3 nats), and a multiple of ``_pad_to``; none past the window."""
+        extra = max((-n) % self._pad_to, 2 - n)
+        return extra if pos0 + n + extra <= self._n_ctx else 0
+
     def _decode(
         self, chunk: Sequence[int], pos0: int, logits_from: int, *, pad: bool
     ) -> Iterator[Logits]:
         n = len(chunk)
-        # One-token calls round differently on every build measured (SmolLM2: ~2e-3 nats).
-        extra = max((-n) % self._pad_to, 2 - n) if pad else 0
-        if pos0 + n + extra > self._n_ctx:
-            extra = 0  # no room at the end of the window: decode unpadded
+        extra = self._padding(n, pos0) if pad else 0
         batch = self._batch
         n_out = 0
         for i, token in enumerate([*chunk, *[chunk[-1]] * extra]):
@@ -349,7 +360,7 @@ class LlamaCppModel:
             extra and not self._lib.llama_memory_seq_rm(self._memory, 0, pos0 + n, -1)
         ):
             self._forget()
-            raise RuntimeError(f"llama_decode failed with code {code}")
+            raise RuntimeError(decode_failure(code, n))
         self.decoded_tokens += n + extra
         if n_out:
             # Outputs are stored contiguously, one row per flagged token, in batch order.

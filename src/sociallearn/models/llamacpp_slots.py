@@ -106,9 +106,7 @@ class PromptSlots:
         m = self._m
         lib, batch = m._lib, self._batch
         n = len(chunk)
-        extra = max((-n) % m._pad_to, 2 - n)
-        if pos0 + n + extra > m.n_ctx:
-            extra = 0  # no room at the end of the window: decode unpadded
+        extra = m._padding(n, pos0)
         for i, token in enumerate([*chunk, *[chunk[-1]] * extra]):
             batch.token[i] = token
             batch.pos[i] = pos0 + i
@@ -121,7 +119,9 @@ class PromptSlots:
             # The slot's state is unknown now: empty it, so no later request trusts it.
             lib.llama_memory_seq_rm(self._memory, slot, -1, -1)
             self._kv[slot] = []
-            raise RuntimeError(f"llama_decode failed with code {code} ({len(chunk)} tokens)")
+            from sociallearn.models.llamacpp import decode_failure  # (imports this module)
+
+            raise RuntimeError(decode_failure(code, n))
         m.decoded_tokens += n + extra
         if not last:
             return None
