@@ -11,11 +11,10 @@ import typer
 from sociallearn.cli_errors import (
     HANDLED,
     console,
-    err_console,
     fail,
     interrupted,
     on_sigterm,
-    styled,
+    warn,
 )
 from sociallearn.errors import UserError
 
@@ -137,7 +136,7 @@ def _executor(
     return make_executor(
         settings,
         cfg,
-        warn=lambda m: err_console.print(styled("warning:", "yellow", m), highlight=False),
+        warn=warn,
     )
 
 
@@ -211,7 +210,7 @@ def run(
                 cfg,
                 reporter,
                 executor=runner,
-                warn=lambda m: err_console.print(styled("warning:", "yellow", m), highlight=False),
+                warn=warn,
             )
         _print_results(summary.run_dir_rows)
         _write_report(cfg.run_dir)

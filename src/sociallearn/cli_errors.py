@@ -27,6 +27,11 @@ def styled(label: str, style: str, text: object) -> Any:
     return Text.assemble((label, style), " ", str(text))
 
 
+def warn(message: str) -> None:
+    """One ``warning:`` line on stderr (the run goes on)."""
+    err_console.print(styled("warning:", "yellow", message), highlight=False)
+
+
 # Faults that end a command with one line instead of a traceback.
 HANDLED: tuple[type[BaseException], ...] = (
     SocialLearnError,
