@@ -199,12 +199,8 @@ def run(
         from sociallearn.cli_progress import RichReporter
         from sociallearn.experiment.runner import run_experiment
 
-        if force:
-            from sociallearn.experiment.store import adopt
-
-            adopt(cfg.run_dir)
+        _prepare_run_dir(cfg, force)
         console.print(f"run directory: {cfg.run_dir}; executor: {runner.label}")
-        _note_data_sources(cfg)
         with RichReporter(console) as reporter:
             summary = run_experiment(
                 cfg,
@@ -221,6 +217,16 @@ def run(
         console.print(summary.throughput())
     except HANDLED as error:
         fail(error)
+
+
+def _prepare_run_dir(cfg: ExperimentConfig, force: bool) -> None:
+    """What ``run`` and ``audit`` do before their work: adopt a foreign folder on ``--force``
+    (it is refused otherwise), and say where each task's data will come from."""
+    if force:
+        from sociallearn.experiment.store import adopt
+
+        adopt(cfg.run_dir)
+    _note_data_sources(cfg)
 
 
 def _note_data_sources(cfg: ExperimentConfig) -> None:
@@ -355,11 +361,7 @@ def audit(
 
             print_audit_plan(cfg, console)
             return
-        if force:
-            from sociallearn.experiment.store import adopt
-
-            adopt(cfg.run_dir)
-        _note_data_sources(cfg)
+        _prepare_run_dir(cfg, force)
         run_audit(cfg, console, parse_shard(shard) if shard else (1, 1), executor=runner)
         _write_report(cfg.run_dir)
     except HANDLED as error:
