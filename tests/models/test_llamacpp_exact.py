@@ -27,7 +27,7 @@ TEXT = (
 def _model(path: str, **options: Any) -> Any:
     from sociallearn.models.llamacpp import LlamaCppModel
 
-    return LlamaCppModel(path, n_ctx=512, n_threads=1, **options)
+    return LlamaCppModel(path, **{"n_ctx": 512, "n_threads": 1, **options})
 
 
 def _last_rows_after_histories(model: Any) -> list[Any]:
@@ -70,6 +70,39 @@ def test_padded_decodes_leave_scores_and_cache_as_unpadded(embedded_gguf: Any) -
         padded.close()
 
 
+def _window_end_rows(model: Any) -> tuple[Any, list[Any]]:
+    """The last token's logits for a text 3 tokens short of the window, from an empty cache and
+    after caching prefixes that leave 1-9 tokens to decode (padding after them cannot fit)."""
+    tokens = (model._tokenize(TEXT) * 16)[: model.n_ctx - 3]
+    n = len(tokens)
+    model._forget()
+    fresh = model._eval(tokens, logits_from=n - 1)[-1]
+    rows = []
+    for k in [n - 1, n - 2, n - 5, n - 9]:
+        model._forget()
+        model._eval(tokens[:k], logits_from=k - 1)
+        before = model.decoded_tokens
+        rows.append(model._eval(tokens, logits_from=n - 1)[-1])
+        assert (model.decoded_tokens - before) % model._pad_to == 0
+        assert model._kv == tokens and model._exact_kv == n
+    return fresh, rows
+
+
+def test_exact_decodes_at_the_window_end_begin_earlier_instead_of_padding(
+    embedded_gguf: Any,
+) -> None:
+    from sociallearn.models.llamacpp import DECODE_MULTIPLE
+
+    model = _model(str(embedded_gguf), n_ctx=64)  # llama.cpp makes it 256
+    try:
+        model._pad_to = DECODE_MULTIPLE
+        model._chunk = model._chunk - model._chunk % DECODE_MULTIPLE
+        fresh, rows = _window_end_rows(model)
+        assert all(np.array_equal(fresh, row) for row in rows)
+    finally:
+        model.close()
+
+
 @pytest.mark.skipif(
     not os.environ.get("SOCIALLEARN_KQUANT_GGUF"),
     reason="set SOCIALLEARN_KQUANT_GGUF to a K-quant GGUF (e.g. Qwen2.5-Coder-0.5B Q4_K_M)",
@@ -80,6 +113,12 @@ def test_kquant_logits_do_not_depend_on_the_cache() -> None:
     try:
         rows = _last_rows_after_histories(model)
         assert all(np.array_equal(rows[0], row) for row in rows[1:])
+        small = _model(path, n_ctx=64)
+        try:
+            row, rows = _window_end_rows(small)  # padding there would not fit
+            assert all(np.array_equal(row, other) for other in rows)
+        finally:
+            small.close()
         # Next-token distributions keep prompts in KV slots: the same after a slot's history.
         [expected] = fresh.next_token_logprobs([TEXT], top=20)
         for k in (len(TEXT) - 3, len(TEXT) - 11, 40):

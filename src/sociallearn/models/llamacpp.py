@@ -317,7 +317,7 @@ class LlamaCppModel:
             self._forget()
         start = min(common_prefix(self._kv, tokens), logits_from)
         if exact:
-            start = min(start, self._exact_kv)
+            start = self._exact_start(min(start, self._exact_kv), len(tokens))
         if start < len(self._kv) and not self._lib.llama_memory_seq_rm(self._memory, 0, start, -1):
             self._forget()
             start = 0
@@ -331,6 +331,14 @@ class LlamaCppModel:
         if exact:
             self._exact_kv = len(self._kv)
         return rows
+
+    def _exact_start(self, start: int, end: int) -> int:
+        """Where exact decodes of positions ``start``..``end`` begin: at ``start``, or up to 7
+        cached tokens before it (decoded again) where padding after the last call would not fit
+        in the window, so that the calls need none there."""
+        last = (end - start) % self._chunk or self._chunk
+        need = max((-last) % self._pad_to, 2 - last)
+        return start if end + need <= self._n_ctx else max(start - need, 0)
 
     def _padding(self, n: int, pos0: int) -> int:
         """Tokens to append to an exact decode of ``n`` tokens at ``pos0`` (dropped after it):

@@ -86,7 +86,7 @@ class PromptSlots:
             slot = min(range(self.n), key=self._used.__getitem__)
         self._clock += 1
         self._used[slot] = self._clock
-        start = min(shared[slot], len(tokens) - 1)
+        start = self._m._exact_start(min(shared[slot], len(tokens) - 1), len(tokens))
         lib = self._m._lib
         kv = self._kv[slot]
         if start < len(kv) and not lib.llama_memory_seq_rm(self._memory, slot, start, -1):
