@@ -143,8 +143,8 @@ def test_a_run_carried_to_another_machine_by_its_exports_resumes(tmp_path: Path)
     config = _small_config(tmp_path)
     first = tmp_path / "here"
     assert _cli("run", str(config), "--out", str(first), "--method", "zero_shot").returncode == 0
-    audit = ("audit", "--task", "sms_spam", "--template", "sms_spam-code", "--model", "fake")
-    audit += ("--method", "synthetic_examples", "--references", "20", "--runs")
+    audit = ["audit", "--task", "sms_spam", "--template", "sms_spam-code", "--model", "fake"]
+    audit += ["--method", "synthetic_examples", "--references", "20", "--runs"]
     assert _cli(*audit, "1", "--out", str(first / "audit")).returncode == 0
     moved = tmp_path / "there"
     for name, folder in [("results.jsonl", ""), ("privacy.jsonl", "audit")]:
