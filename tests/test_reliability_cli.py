@@ -142,21 +142,22 @@ def test_a_run_carried_to_another_machine_by_its_exports_resumes(tmp_path: Path)
     # manifest and the config (no store, no cache, no transcript), recover, run again.
     config = _small_config(tmp_path)
     first = tmp_path / "here"
-    assert _cli("run", str(config), "--out", str(first), "--method", "zero_shot").returncode == 0
+    grid = ["run", str(config), "--out"]
+    assert _cli(*grid, str(first / "grid"), "--method", "zero_shot").returncode == 0
     audit = ["audit", "--task", "sms_spam", "--template", "sms_spam-code", "--model", "fake"]
     audit += ["--method", "synthetic_examples", "--references", "20", "--runs"]
     assert _cli(*audit, "1", "--out", str(first / "audit")).returncode == 0
     moved = tmp_path / "there"
-    for name, folder in [("results.jsonl", ""), ("privacy.jsonl", "audit")]:
-        (moved / folder).mkdir(parents=True, exist_ok=True)
+    for name, folder in [("results.jsonl", "grid"), ("privacy.jsonl", "audit")]:
+        (moved / folder).mkdir(parents=True)
         for part in (name, "run.json", "config.yaml"):
             (moved / folder / part).write_bytes((first / folder / part).read_bytes())
         recovered = _cli("recover", str(moved / folder))
         assert recovered.returncode == 0 and "with 1 units" in recovered.stdout, recovered.stderr
-    grid = _cli("run", str(config), "--out", str(moved))
-    assert grid.returncode == 0 and "1 units computed, 1 reused" in grid.stdout, grid.stderr
-    rows = (moved / "results.jsonl").read_text().splitlines()
-    assert rows[0] == (first / "results.jsonl").read_text().splitlines()[0]
+    rerun = _cli(*grid, str(moved / "grid"))
+    assert rerun.returncode == 0 and "1 units computed, 1 reused" in rerun.stdout, rerun.stderr
+    rows = (moved / "grid" / "results.jsonl").read_text().splitlines()
+    assert rows[0] == (first / "grid" / "results.jsonl").read_text().splitlines()[0]
     more = _cli(*audit, "2", "--out", str(moved / "audit"))
     assert more.returncode == 0, more.stderr
     assert "1 audit runs in" in more.stdout  # run 2; run 1 reused
