@@ -336,15 +336,19 @@ class LlamaCppModel:
         """Where exact decodes of positions ``start``..``end`` begin: at ``start``, or up to 7
         cached tokens before it (decoded again) where padding after the last call would not fit
         in the window, so that the calls need none there."""
-        last = (end - start) % self._chunk or self._chunk
-        need = max((-last) % self._pad_to, 2 - last)
+        need = self._pad_for((end - start) % self._chunk or self._chunk)
         return start if end + need <= self._n_ctx else max(start - need, 0)
 
+    def _pad_for(self, n: int) -> int:
+        """Padding an exact decode of ``n`` tokens needs: at least two tokens per call, as
+        one-token calls round differently on every build measured (SmolLM2: ~2e-3 nats), and a
+        multiple of ``_pad_to``."""
+        return max((-n) % self._pad_to, 2 - n)
+
     def _padding(self, n: int, pos0: int) -> int:
-        """Tokens to append to an exact decode of ``n`` tokens at ``pos0`` (dropped after it):
-        at least two tokens per call, as one-token calls round differently on every build
-        measured (SmolLM2: ~2e-3 nats), and a multiple of ``_pad_to``; none past the window."""
-        extra = max((-n) % self._pad_to, 2 - n)
+        """Tokens to append to an exact decode of ``n`` tokens at ``pos0`` (dropped after it),
+        :meth:`_pad_for`; none past the window (``_exact_start`` avoids needing them there)."""
+        extra = self._pad_for(n)
         return extra if pos0 + n + extra <= self._n_ctx else 0
 
     def _decode(
