@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -137,9 +138,9 @@ def test_recover_rebuilds_an_emptied_store(tmp_path: Path) -> None:
     assert (out / "results.jsonl").read_text() == before
 
 
-def test_a_run_carried_to_another_machine_by_its_exports_resumes(tmp_path: Path) -> None:
-    # What docs/failure-modes.md tells a user moving a half-done run: copy the exports, the
-    # manifest and the config (no store, no cache, no transcript), recover, run again.
+def test_a_run_carried_to_another_machine_resumes(tmp_path: Path) -> None:
+    # What docs/failure-modes.md tells a user moving a half-done run: take its carry (no store,
+    # cache, transcript or labels) to an empty folder, recover, run the same command again.
     config = _small_config(tmp_path)
     first = tmp_path / "here"
     grid = ["run", str(config), "--out"]
@@ -148,16 +149,21 @@ def test_a_run_carried_to_another_machine_by_its_exports_resumes(tmp_path: Path)
     audit += ["--method", "synthetic_examples", "--references", "20", "--runs"]
     assert _cli(*audit, "1", "--out", str(first / "audit")).returncode == 0
     moved = tmp_path / "there"
-    for name, folder in [("results.jsonl", "grid"), ("privacy.jsonl", "audit")]:
-        (moved / folder).mkdir(parents=True)
-        for part in (name, "run.json", "config.yaml"):
-            (moved / folder / part).write_bytes((first / folder / part).read_bytes())
+    for folder in ("grid", "audit"):
+        carry = _cli(
+            "export", str(first / folder), "--format", "carry", "--out", str(moved / folder)
+        )
+        assert carry.returncode == 0, carry.stderr
         recovered = _cli("recover", str(moved / folder))
         assert recovered.returncode == 0 and "with 1 units" in recovered.stdout, recovered.stderr
     rerun = _cli(*grid, str(moved / "grid"))
     assert rerun.returncode == 0 and "1 units computed, 1 reused" in rerun.stdout, rerun.stderr
-    rows = (moved / "grid" / "results.jsonl").read_text().splitlines()
-    assert rows[0] == (first / "grid" / "results.jsonl").read_text().splitlines()[0]
+    row = json.loads((moved / "grid" / "results.jsonl").read_text().splitlines()[0])
+    original = json.loads((first / "grid" / "results.jsonl").read_text().splitlines()[0])
+    # The same unit, its labels restored; only the completions (model text) stayed behind.
+    for prediction in original["predictions"]:
+        del prediction["completion"]
+    assert row == original
     more = _cli(*audit, "2", "--out", str(moved / "audit"))
     assert more.returncode == 0, more.stderr
     assert "1 audit runs in" in more.stdout  # run 2; run 1 reused

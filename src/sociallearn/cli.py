@@ -369,12 +369,16 @@ def audit(
 
 
 @app.command()
-def recover(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
-    """Rebuild a run directory's results.sqlite from its exports (the old file is kept)."""
+def recover(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Rebuild a run directory's results.sqlite from its exports or a carry (the old file is
+    kept); a carry's labels come back from the run's data (--data-dir)."""
     try:
         from sociallearn.experiment.store import rebuild_from_exports
 
-        count, kept = rebuild_from_exports(run_dir)
+        count, kept = rebuild_from_exports(run_dir, data_dir)
         old = f"; the old store is kept as {kept}" if kept else ""
         console.print(f"rebuilt {run_dir / 'results.sqlite'} with {count} units{old}")
     except HANDLED as error:
@@ -385,7 +389,7 @@ def recover(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) ->
 def export(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     fmt: Annotated[
-        str, typer.Option("--format", help="text, json, lm-eval, inspect or parquet")
+        str, typer.Option("--format", help="text, json, lm-eval, inspect, parquet or carry")
     ] = "text",
     unit: Annotated[
         str | None,

@@ -392,14 +392,22 @@ def _healthy(run_dir: Path) -> bool:
     return True
 
 
-def rebuild_from_exports(run_dir: Path) -> tuple[int, Path | None]:
+def rebuild_from_exports(run_dir: Path, data_dir: Path | None = None) -> tuple[int, Path | None]:
     """Rebuild ``results.sqlite`` from the exports; returns (units stored, old store kept as).
 
     Results come from ``results.jsonl`` and audit runs from ``privacy.jsonl``; each unit's
     messages are the transcript block that carries its name (blocks are in the order units
-    finished, like the rows). The old store, if any, is moved aside, never deleted.
+    finished, like the rows). The old store, if any, is moved aside, never deleted. Rows of a
+    carry (``--format carry``) get their labels back from the run's data (``data_dir``), and
+    ``results.jsonl`` is rewritten with them.
     """
+    from sociallearn.export.carry import is_carried, restore_labels
+
     results = {r["unit"]: r for r in _read_jsonl(run_dir / "results.jsonl") if "unit" in r}
+    relabel = any(is_carried(row) for row in results.values())
+    if relabel:
+        # Before anything is moved: a carry that does not match the data changes nothing.
+        results = restore_labels(results, run_dir, data_dir)
     privacy = {r["unit"]: r for r in _read_jsonl(run_dir / "privacy.jsonl") if "unit" in r}
     if not results and not privacy:
         raise DataError(
@@ -450,6 +458,8 @@ def rebuild_from_exports(run_dir: Path) -> tuple[int, Path | None]:
                 store.save(f"audit/{unit}", {"unit": unit}, messages, "audit", [row])
         finally:
             store.close()
+        if relabel:
+            _write_jsonl(run_dir / "results.jsonl", list(results.values()))
     finally:
         if lock is not None:
             lock.close()

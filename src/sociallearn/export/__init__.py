@@ -2,9 +2,10 @@
 
 Formats: ``text`` (the learned prompt, byte for byte), ``json`` (the prompt, its parts and the
 rendering rule), ``lm-eval`` (an lm-evaluation-harness task YAML), ``inspect`` (an inspect_ai
-task file) and ``parquet`` (the results tables). Every prompt export is checked, before it is
-written, to give the student's exact input for each evaluated item when the format's own rule is
-applied to it.
+task file), ``parquet`` (the results tables) and ``carry`` (the finished units without dataset
+text or labels, to resume the run elsewhere: :mod:`sociallearn.export.carry`). Every prompt
+export is checked, before it is written, to give the student's exact input for each evaluated
+item when the format's own rule is applied to it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from sociallearn.errors import UserError
 from sociallearn.export.results import load_predictions, load_results
 
-FORMATS = ("text", "json", "lm-eval", "inspect", "parquet")
+FORMATS = ("text", "json", "lm-eval", "inspect", "parquet", "carry")
 
 __all__ = ["FORMATS", "export_run", "load_predictions", "load_results"]
 
@@ -37,6 +38,12 @@ def export_run(
         if unit is not None:
             raise UserError("--unit: parquet exports the whole run; leave --unit out")
         return write_parquet(run_dir, out)
+    if fmt == "carry":
+        from sociallearn.export.carry import write_carry
+
+        if unit is not None:
+            raise UserError("--unit: carry takes the whole run; leave --unit out")
+        return write_carry(run_dir, out)
     from sociallearn.export.source import load_units
     from sociallearn.export.writers import WRITERS, Options
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sociallearn.errors import ConfigError, DataError
 from sociallearn.export.source import UnitPrompt
 from sociallearn.tasks.base import Example
 from sociallearn.teaching.curriculum import Curriculum
+
+if TYPE_CHECKING:
+    from sociallearn.experiment.workbench import Workbench
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,11 @@ def evaluated_items(unit: UnitPrompt, run_dir: Path, data_dir: Path | None = Non
     The items' ids are checked against the unit's predictions, so data that changed since the
     run is refused rather than exported under the run's name.
     """
+    return items_of_row(unit.row, run_workbench(run_dir, data_dir), run_dir)
+
+
+def run_workbench(run_dir: Path, data_dir: Path | None = None) -> Workbench:
+    """A workbench that loads task data as the run in ``run_dir`` did (its ``config.yaml``)."""
     from sociallearn.experiment.config import load_config
     from sociallearn.experiment.workbench import Workbench
 
@@ -64,16 +73,30 @@ def evaluated_items(unit: UnitPrompt, run_dir: Path, data_dir: Path | None = Non
         raise DataError(f"{config_path}: not found; the test items cannot be loaded without it")
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
     config = load_config(config_path, overrides)
-    spec = unit.row.get("task_spec") or unit.row.get("task")
-    data = Workbench(config).data(str(spec))
+    if data_dir is None and config.data_dir is not None and not config.data_dir.is_dir():
+        # The run wrote the path as it was given, relative to where it ran; read back, it is
+        # relative to the config's folder, which is seldom the same place.
+        raise ConfigError(
+            f"{config_path}: data_dir {config.data_dir}: folder not found from here; point "
+            "--data-dir at the run's data"
+        )
+    return Workbench(config)
+
+
+def items_of_row(row: dict[str, Any], bench: Workbench, run_dir: Path) -> list[Example]:
+    """The test items a result row was evaluated on, checked against its predictions' ids."""
+    spec = row.get("task_spec") or row.get("task")
+    config = bench.config
+    data = bench.data(str(spec))
     items = list(data.test[: config.limit] if config.limit else data.test)
-    predictions = unit.row.get("predictions") or []
+    predictions = row.get("predictions") or []
     expected = [p.get("uid") for p in predictions if isinstance(p, dict)]
     got = [e.uid for e in items]
     if expected and expected != got[: len(expected)]:
         raise ConfigError(
-            f"{run_dir}: unit {unit.key!r}: the test items loaded now (first {got[:2]}) are not "
-            f"the ones evaluated (first {expected[:2]}); point --data-dir at the run's data"
+            f"{run_dir}: unit {row.get('unit')!r}: the test items loaded now (first {got[:2]}) "
+            f"are not the ones evaluated (first {expected[:2]}); point --data-dir at the run's "
+            "data"
         )
     return items[: len(expected)] if expected else items
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import ConfigError, DataError, UserError
+from sociallearn.export.carry import require_labels
 from sociallearn.jsonl import read_jsonl
 from sociallearn.tasks.base import Task
 
@@ -74,6 +75,7 @@ def _keep_prompt(prompts: dict[str, str], unit: str, message: Row) -> None:
 def _jsonl_rows(run_dir: Path) -> tuple[list[Row], dict[str, str]]:
     by_unit: dict[str, Row] = {}
     for row in read_jsonl(run_dir / "results.jsonl"):
+        require_labels(row, str(run_dir / "results.jsonl"), run_dir)
         by_unit[str(row.get("unit"))] = row  # the last row of a unit wins, as in the report
     prompts: dict[str, str] = {}
     transcript = run_dir / "transcript.jsonl"

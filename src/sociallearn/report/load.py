@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import DataError
+from sociallearn.export.carry import require_labels
 from sociallearn.jsonl import read_jsonl
 
 Row = dict[str, Any]
@@ -62,6 +63,7 @@ def load_run(run_dir: Path) -> RunData:
         raise DataError(f"{results_path}: not found; run `sociallearn run` to produce it")
     for index, row in enumerate(results, start=1):
         _check_result_row(results_path, index, row)
+        require_labels(row, f"{results_path}: row {index}", run_dir)
     privacy = read_jsonl(privacy_path, required=("rank",)) if privacy_path.is_file() else []
     config_path = run_dir / CONFIG_FILE
     config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
