@@ -86,6 +86,7 @@ def test_config_from_another_run_is_refused_and_nothing_is_lost(tmp_path: Path) 
         _cli("run", "--model", "fake", "--method", "zero_shot", "--limit", "4", "--out", str(out))
     )
     assert "different configuration" in line
+    assert "differs: limit: 3 there, 4 here)" in line  # what to change, not only a hash
     assert (out / "results.jsonl").read_text() == before
 
 

@@ -214,7 +214,12 @@ class ExperimentConfig(_Strict):
         return {**self.model_options, **self.student_model_options}
 
     def fingerprint(self) -> str:
-        """Hash of the settings that change a unit's result.
+        """Hash of :meth:`fingerprint_data`: the settings that change a unit's result."""
+        data = self.fingerprint_data()
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def fingerprint_data(self) -> dict[str, Any]:
+        """The settings that change a unit's result, as hashed by :meth:`fingerprint`.
 
         Where results are written, and the grid axes (which units exist: tasks, methods, n,
         aggregators, seeds, audit runs), are left out: a unit's result depends only on these
@@ -263,7 +268,7 @@ class ExperimentConfig(_Strict):
         )
         if urls:
             data["openai_base_url"] = urls
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return data
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

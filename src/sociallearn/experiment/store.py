@@ -202,9 +202,17 @@ class ResultsStore:
         if row and self._fingerprint is not None and row[0][0] != self._fingerprint:
             raise ConfigError(
                 f"{self.run_dir}: this run directory holds results of a different configuration "
-                f"(fingerprint {row[0][0]}, yours {self._fingerprint}); use --out for a new "
-                "directory or delete it"
+                f"(fingerprint {row[0][0]}, yours {self._fingerprint}{self._changes()}); use "
+                "--out for a new directory or delete it"
             )
+
+    def _changes(self) -> str:
+        """``"; differs: ..."`` naming the settings that differ from the stored config."""
+        from sociallearn.experiment.config_changes import config_changes
+
+        stored = self._query("SELECT value FROM meta WHERE key='config'")
+        changes = config_changes(stored[0][0], self._config) if stored and self._config else []
+        return f"; differs: {'; '.join(changes)}" if changes else ""
 
     def done(self, kind: str = "result") -> set[str]:
         rows = self._query("SELECT key FROM units WHERE kind=?", (kind,))
