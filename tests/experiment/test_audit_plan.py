@@ -84,3 +84,4 @@ def test_dry_run_of_another_configuration_counts_every_run(tmp_path: Path) -> No
     run_audit(fake_audit_config(out, 1), Console(file=(tmp_path / "log.txt").open("w"), width=200))
     text = _plan(fake_audit_config(out, 1, teachers=4), tmp_path / "plan.txt")
     assert "holds results of a different configuration" in text and "4 runs to run (0 done)" in text
+    assert "(differs: teachers: " in " ".join(text.split())

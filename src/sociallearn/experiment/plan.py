@@ -274,13 +274,17 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
 def stored_keys(config: ExperimentConfig, kind: str, console: Console) -> set[str]:
     """Units of ``kind`` already in the run directory, which a run would skip; none (with a
     note) when the directory holds another configuration's results, which it would refuse."""
+    from sociallearn.experiment.config_changes import config_changes
     from sociallearn.experiment.store import stored_units
 
-    done, fingerprint = stored_units(config.run_dir, kind)
+    done, fingerprint, stored_config = stored_units(config.run_dir, kind)
     if fingerprint is not None and fingerprint != config.fingerprint():
+        changes = config_changes(stored_config, config.to_yaml()) if stored_config else []
+        differs = f" (differs: {'; '.join(changes)})" if changes else ""
         console.print(
-            f"note: {config.run_dir} holds results of a different configuration: a run there "
-            "is refused (use --out for a new directory); all units are counted"
+            f"note: {config.run_dir} holds results of a different configuration{differs}: a "
+            "run there is refused (use --out for a new directory); all units are counted",
+            markup=False,
         )
         return set()
     return done

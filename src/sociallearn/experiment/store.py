@@ -82,20 +82,20 @@ def check_run_dir(run_dir: Path) -> None:
             )
 
 
-def stored_units(run_dir: Path, kind: str = "result") -> tuple[set[str], str | None]:
-    """The keys of ``kind`` units stored in ``run_dir`` and the fingerprint of the configuration
-    that stored them (nothing and ``None`` without a store), read without writing: a dry run
-    must neither create nor claim the directory."""
+def stored_units(run_dir: Path, kind: str = "result") -> tuple[set[str], str | None, str]:
+    """The keys of ``kind`` units stored in ``run_dir``, and the fingerprint and YAML of the
+    configuration that stored them (nothing, ``None`` and ``""`` without a store), read without
+    writing: a dry run must neither create nor claim the directory."""
     path = run_dir / STORE_FILE
     if not path.is_file():
-        return set(), None
+        return set(), None, ""
     try:
         with closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)) as db:
             keys = {k for (k,) in db.execute("SELECT key FROM units WHERE kind=?", (kind,))}
-            meta = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchall()
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.DatabaseError as exc:
         raise DataError(f"{path}: cannot be read ({exc}); expected a sociallearn store") from None
-    return keys, meta[0][0] if meta else None
+    return keys, meta.get("fingerprint"), meta.get("config", "")
 
 
 def adopt(run_dir: Path) -> None:
