@@ -1,16 +1,20 @@
-"""The one JSON-lines reader: run-directory exports, data files and result files.
+"""The one JSON-lines reader and writer: run-directory exports, data files and result files.
 
 Strict by default (a broken line is a :class:`DataError` naming the file and line); ``lenient``
-skips lines that are not JSON objects, for the tail of an export cut short by a crash.
+skips lines that are not JSON objects, for the tail of an export cut short by a crash. The
+writer replaces a file whole, so a reader never sees it half written.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sociallearn.errors import DataError
+from sociallearn.errors import DataError, UserError
 
 Row = dict[str, Any]
 
@@ -46,3 +50,26 @@ def read_jsonl(path: Path, *, lenient: bool = False, required: tuple[str, ...] =
     return parse_jsonl(
         path.read_text(encoding="utf-8"), str(path), lenient=lenient, required=required
     )
+
+
+def write_jsonl(
+    path: Path, rows: Sequence[Row], *, doing: str = "cannot write", after: str = ""
+) -> None:
+    """Write ``rows`` to ``path`` through a temporary file and an atomic replace.
+
+    An OS error is one :class:`UserError`: ``"{path}: {doing} ({reason}); {after}"``.
+    """
+    # A temporary name of our own: two processes writing at once must not share one.
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UserError(f"{path}: {doing} ({exc.strerror or exc})") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        Path(tmp).replace(path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        tail = f"; {after}" if after else ""
+        raise UserError(f"{path}: {doing} ({exc.strerror or exc}){tail}") from exc

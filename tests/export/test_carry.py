@@ -130,3 +130,12 @@ def test_recover_names_the_data_it_cannot_find(scored_run: RecordedRun, tmp_path
     # With the data named, it recovers.
     result = runner.invoke(app, ["recover", str(out), "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_carry_that_cannot_be_written_is_one_error(
+    generated_run: RecordedRun, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(UserError, match="a-file: cannot write the carry"):
+        export_run(generated_run.run_dir, "carry", out_dir=blocked)

@@ -22,9 +22,7 @@ Faults (see ``docs/failure-modes.md``):
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -32,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sociallearn.errors import ConfigError, DataError, UserError
-from sociallearn.jsonl import read_jsonl
+from sociallearn.jsonl import read_jsonl, write_jsonl
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -351,22 +349,8 @@ def _export_keys(path: Path, kind: str) -> set[str]:
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    # A temporary name of our own: two processes exporting at once must not share one.
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write the export ({_why(exc)})") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        Path(tmp).replace(path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UserError(
-            f"{path}: cannot write the export ({_why(exc)}); the store is unchanged, rerun "
-            "to write it again"
-        ) from exc
+    after = "the store is unchanged, rerun to write it again"
+    write_jsonl(path, rows, doing="cannot write the export", after=after)
 
 
 def _append_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:

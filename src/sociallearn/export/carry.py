@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import DataError, UserError
-from sociallearn.jsonl import read_jsonl
+from sociallearn.jsonl import read_jsonl, write_jsonl
 
 Row = dict[str, Any]
 
@@ -74,17 +74,11 @@ def _stored_rows(store: Path) -> tuple[list[Row], list[Row]]:
 def _exported_rows(run_dir: Path) -> tuple[list[Row], list[Row]]:
     def rows(name: str) -> list[Row]:
         path = run_dir / name
-        return read_jsonl(path, lenient=True) if path.is_file() else []
+        found = read_jsonl(path, lenient=True) if path.is_file() else []
+        # The last row of a unit wins, as in the report and `recover`.
+        return list({str(r.get("unit")): r for r in found}.values())
 
-    # The last row of a unit wins, as in the report (a unit rerun after a crash).
-    results = {str(r.get("unit")): r for r in rows("results.jsonl")}
-    return list(results.values()), rows("privacy.jsonl")
-
-
-def _write_rows(path: Path, rows: list[Row]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return rows("results.jsonl"), rows("privacy.jsonl")
 
 
 def write_carry(run_dir: Path, out: Path) -> list[Path]:
@@ -104,19 +98,22 @@ def write_carry(run_dir: Path, out: Path) -> list[Path]:
     results, privacy = _stored_rows(store) if store.is_file() else _exported_rows(run_dir)
     if not results and not privacy:
         raise DataError(f"{run_dir}: the run has no finished units to carry")
-    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     carried = {"results.jsonl": [carried_row(r) for r in results], "privacy.jsonl": privacy}
-    for name, rows in carried.items():
-        if rows:
-            _write_rows(out / name, rows)
-            written.append(out / name)
-        else:
-            (out / name).unlink(missing_ok=True)  # a stale file from an earlier carry
-    for name in SIDE_FILES:
-        if (run_dir / name).is_file():
-            shutil.copyfile(run_dir / name, out / name)
-            written.append(out / name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, rows in carried.items():
+            if rows:
+                write_jsonl(out / name, rows, doing="cannot write the carry")
+                written.append(out / name)
+            else:
+                (out / name).unlink(missing_ok=True)  # a stale file from an earlier carry
+        for name in SIDE_FILES:
+            if (run_dir / name).is_file():
+                shutil.copyfile(run_dir / name, out / name)
+                written.append(out / name)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write the carry ({exc.strerror or exc})") from exc
     return written
 
 
