@@ -24,7 +24,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_tiny_run_on_the_embedded_model(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = _cli("run", str(ROOT / "tests" / "fixtures" / "tiny_embedded.yaml"), "--out", str(out))
+    config = str(ROOT / "tests" / "fixtures" / "tiny_embedded.yaml")
+    result = _cli("run", config, "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert {r["method"] for r in rows} == {
@@ -47,6 +48,18 @@ def test_tiny_run_on_the_embedded_model(tmp_path: Path) -> None:
     assert any("Class" in m["text"] for m in lessons)
     assert (out / "report.html").stat().st_size > 10_000
     assert "synthetic_examples" in result.stdout
+    # Carried to a fresh folder without labels, recovered with them, and resumed: no unit is
+    # computed again, and every row is the same but for the raw completions left behind.
+    moved = tmp_path / "moved"
+    assert _cli("export", str(out), "--format", "carry", "--out", str(moved)).returncode == 0
+    assert '"gold"' not in (moved / "results.jsonl").read_text()
+    assert _cli("recover", str(moved)).returncode == 0
+    again = _cli("run", config, "--out", str(moved))
+    assert again.returncode == 0 and "0 units computed, 5 reused" in again.stdout, again.stderr
+    for row in rows:
+        for prediction in row["predictions"]:
+            del prediction["completion"]
+    assert [json.loads(x) for x in (moved / "results.jsonl").read_text().splitlines()] == rows
 
 
 def test_small_canary_audit_on_the_embedded_model(tmp_path: Path) -> None:
