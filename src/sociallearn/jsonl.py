@@ -59,11 +59,12 @@ def write_jsonl(
 
     An OS error is one :class:`UserError`: ``"{path}: {doing} ({reason}); {after}"``.
     """
+    tail = f"; {after}" if after else ""
     # A temporary name of our own: two processes writing at once must not share one.
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise UserError(f"{path}: {doing} ({exc.strerror or exc})") from exc
+        raise UserError(f"{path}: {doing} ({exc.strerror or exc}){tail}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row in rows:
@@ -71,5 +72,18 @@ def write_jsonl(
         Path(tmp).replace(path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        tail = f"; {after}" if after else ""
         raise UserError(f"{path}: {doing} ({exc.strerror or exc}){tail}") from exc
+
+
+def last_per_unit(rows: Sequence[Row]) -> list[Row]:
+    """One row per unit id, the last one written (an appended or re-exported file lists a unit
+    again); rows without a unit id (result files from elsewhere) are all kept, after them."""
+    by_unit: dict[str, Row] = {}
+    anonymous: list[Row] = []
+    for row in rows:
+        unit = row.get("unit")
+        if isinstance(unit, str):
+            by_unit[unit] = row
+        else:
+            anonymous.append(row)
+    return [*by_unit.values(), *anonymous]

@@ -85,3 +85,17 @@ def test_load_results_without_pandas_names_the_extra(
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(CapabilityError, match=r"load_results needs pandas.*\[parquet\]"):
         sociallearn.load_results(generated_run.run_dir)
+
+
+@pytest.mark.parametrize("fmt", ["text", "carry"])
+def test_a_store_that_is_not_sqlite_is_one_line(tmp_path: Path, fmt: str) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.sqlite").write_bytes(b"not a database, " * 256)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["export", str(run_dir), "--format", fmt, "--out", str(out)])
+    assert result.exit_code == 2
+    line = _one_error_line(result.output)
+    assert f"{run_dir / 'results.sqlite'}: cannot be read" in line
+    assert "expected a sociallearn store" in line
+    assert not out.exists() or not any(out.iterdir())

@@ -87,13 +87,24 @@ def stored_units(run_dir: Path, kind: str = "result") -> tuple[set[str], str | N
     path = run_dir / STORE_FILE
     if not path.is_file():
         return set(), None, ""
+    with read_only(path) as db:
+        keys = {k for (k,) in db.execute("SELECT key FROM units WHERE kind=?", (kind,))}
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    return keys, meta.get("fingerprint"), meta.get("config", "")
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """The store at ``path`` opened for reading only; a file that is not one is a DataError.
+
+    Dry runs, exports and carries read through this: they never create, claim or change a store,
+    and they work while a run goes on writing it (SQLite's WAL gives them a consistent view).
+    """
     try:
-        with closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)) as db:
-            keys = {k for (k,) in db.execute("SELECT key FROM units WHERE kind=?", (kind,))}
-            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        with closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=30)) as db:
+            yield db
     except sqlite3.DatabaseError as exc:
         raise DataError(f"{path}: cannot be read ({exc}); expected a sociallearn store") from None
-    return keys, meta.get("fingerprint"), meta.get("config", "")
 
 
 def adopt(run_dir: Path) -> None:

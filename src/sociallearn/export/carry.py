@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from collections.abc import Mapping
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import DataError, UserError
-from sociallearn.jsonl import read_jsonl, write_jsonl
+from sociallearn.jsonl import last_per_unit, read_jsonl, write_jsonl
 
 Row = dict[str, Any]
 
@@ -59,13 +57,11 @@ def carried_row(row: Mapping[str, Any]) -> Row:
 
 
 def _stored_rows(store: Path) -> tuple[list[Row], list[Row]]:
+    from sociallearn.experiment.store import read_only
+
     # Read-only: a carry can be taken while the run goes on, and never changes its store.
-    uri = f"file:{store.resolve()}?mode=ro"
-    try:
-        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
-            units = db.execute("SELECT kind, row FROM units ORDER BY finished").fetchall()
-    except sqlite3.DatabaseError as error:
-        raise DataError(f"{store}: cannot be read ({error})") from None
+    with read_only(store) as db:
+        units = db.execute("SELECT kind, row FROM units ORDER BY finished").fetchall()
     results = [json.loads(text)["row"] for kind, text in units if kind == "result"]
     privacy = [r for kind, text in units if kind == "audit" for r in json.loads(text)["extra"]]
     return results, privacy
@@ -74,9 +70,7 @@ def _stored_rows(store: Path) -> tuple[list[Row], list[Row]]:
 def _exported_rows(run_dir: Path) -> tuple[list[Row], list[Row]]:
     def rows(name: str) -> list[Row]:
         path = run_dir / name
-        found = read_jsonl(path, lenient=True) if path.is_file() else []
-        # The last row of a unit wins, as in the report and `recover`.
-        return list({str(r.get("unit")): r for r in found}.values())
+        return last_per_unit(read_jsonl(path, lenient=True)) if path.is_file() else []
 
     return rows("results.jsonl"), rows("privacy.jsonl")
 

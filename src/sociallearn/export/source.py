@@ -10,15 +10,14 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import ConfigError, DataError, UserError
+from sociallearn.experiment.store import read_only
 from sociallearn.export.carry import require_labels
-from sociallearn.jsonl import read_jsonl
+from sociallearn.jsonl import last_per_unit, read_jsonl
 from sociallearn.tasks.base import Task
 
 Row = dict[str, Any]
@@ -54,9 +53,7 @@ def _check_run_dir(run_dir: Path) -> None:
 
 
 def _sqlite_rows(path: Path) -> tuple[list[Row], dict[str, str]]:
-    # Read-only: an export never changes the run directory's store.
-    uri = f"file:{path.resolve()}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
+    with read_only(path) as db:  # an export never changes the run directory's store
         units = [
             json.loads(text)["row"]
             for (text,) in db.execute("SELECT row FROM units WHERE kind='result' ORDER BY finished")
@@ -73,28 +70,22 @@ def _keep_prompt(prompts: dict[str, str], unit: str, message: Row) -> None:
 
 
 def _jsonl_rows(run_dir: Path) -> tuple[list[Row], dict[str, str]]:
-    by_unit: dict[str, Row] = {}
-    for row in read_jsonl(run_dir / "results.jsonl"):
+    rows = last_per_unit(read_jsonl(run_dir / "results.jsonl"))
+    for row in rows:
         require_labels(row, str(run_dir / "results.jsonl"), run_dir)
-        by_unit[str(row.get("unit"))] = row  # the last row of a unit wins, as in the report
     prompts: dict[str, str] = {}
     transcript = run_dir / "transcript.jsonl"
     if transcript.is_file():
         for message in read_jsonl(transcript):
             _keep_prompt(prompts, str(message.get("unit")), message)
-    return list(by_unit.values()), prompts
+    return rows, prompts
 
 
 def read_rows(run_dir: Path) -> tuple[list[Row], dict[str, str]]:
     """Result rows (kind ``result``) in finishing order, and each unit's learned prompt."""
     _check_run_dir(run_dir)
     store = run_dir / "results.sqlite"
-    if store.is_file():
-        try:
-            return _sqlite_rows(store)
-        except sqlite3.DatabaseError as error:
-            raise DataError(f"{store}: cannot be read ({error})") from None
-    return _jsonl_rows(run_dir)
+    return _sqlite_rows(store) if store.is_file() else _jsonl_rows(run_dir)
 
 
 def select_rows(rows: list[Row], unit: str | None, run_dir: Path) -> list[Row]:

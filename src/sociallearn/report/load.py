@@ -8,7 +8,7 @@ from typing import Any
 
 from sociallearn.errors import DataError
 from sociallearn.export.carry import require_labels
-from sociallearn.jsonl import read_jsonl
+from sociallearn.jsonl import last_per_unit, read_jsonl
 
 Row = dict[str, Any]
 
@@ -34,19 +34,6 @@ def _check_result_row(path: Path, index: int, row: Row) -> None:
         raise DataError(f"{path}: row {index}: needs 'accuracy' or 'n_correct' and 'n_items'")
 
 
-def _dedupe_units(rows: list[Row]) -> list[Row]:
-    """Keep the last row per unit id, so a re-exported or appended file does not count twice."""
-    by_unit: dict[str, Row] = {}
-    anonymous: list[Row] = []
-    for row in rows:
-        unit = row.get("unit")
-        if isinstance(unit, str):
-            by_unit[unit] = row
-        else:
-            anonymous.append(row)
-    return [*by_unit.values(), *anonymous]
-
-
 def load_run(run_dir: Path) -> RunData:
     """Load a run directory: results.jsonl or privacy.jsonl must exist, the rest is optional."""
     if not run_dir.is_dir():
@@ -69,7 +56,7 @@ def load_run(run_dir: Path) -> RunData:
     config_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
     return RunData(
         run_dir=run_dir,
-        results=_dedupe_units(results),
+        results=last_per_unit(results),
         privacy=privacy,
         config_text=config_text,
     )
