@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sociallearn.errors import DataError, UserError
-from sociallearn.jsonl import last_per_unit, parse_jsonl, read_jsonl, write_jsonl
+from sociallearn.jsonl import Row, last_per_unit, parse_jsonl, read_jsonl, write_jsonl
 
 
 def test_strict_reading_names_the_file_and_line() -> None:
@@ -25,7 +25,7 @@ def test_lenient_reading_skips_a_torn_tail() -> None:
 
 
 def test_write_then_read_round_trips_and_leaves_no_temporary_file(tmp_path: Path) -> None:
-    rows = [{"unit": "a", "text": "é\nnewline"}, {"unit": "b", "n": 2}]
+    rows: list[Row] = [{"unit": "a", "text": "é\nnewline"}, {"unit": "b", "n": 2}]
     path = tmp_path / "rows.jsonl"
     write_jsonl(path, rows)
     write_jsonl(path, rows[:1])  # replaced whole, not appended
@@ -43,7 +43,7 @@ def test_a_folder_that_cannot_take_the_file_is_one_user_error(tmp_path: Path) ->
 
 
 def test_last_row_per_unit_wins_and_rows_without_a_unit_stay() -> None:
-    rows = [
+    rows: list[Row] = [
         {"unit": "a", "v": 1},
         {"v": "loose"},
         {"unit": "b", "v": 2},
