@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,19 @@ from fault_server import FaultServer
 
 ROOT = Path(__file__).parents[1]
 FAKE = ["--model", "fake", "--limit", "2", "--n", "2", "--teachers", "2"]
+
+
+@pytest.fixture
+def sigint_reaches_children() -> Iterator[None]:
+    """Give the children these tests interrupt SIGINT's default action.
+
+    A suite started in the background by a script (``bash .ci/run &``) ignores SIGINT, a child
+    inherits that, and Python leaves an ignored SIGINT ignored: the child would never stop. A
+    handler of the test process's own is reset to the default in a child at exec.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def _small_config(tmp_path: Path, body: str = "") -> Path:
@@ -172,6 +186,7 @@ def test_a_run_carried_to_another_machine_resumes(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks and signals")
+@pytest.mark.usefixtures("sigint_reaches_children")
 def test_a_second_process_on_the_same_directory_is_refused(tmp_path: Path) -> None:
     with FaultServer(lifetime_s=120) as server:
         server.set_mode("slow", delay=30.0)  # keeps the first run busy
@@ -224,6 +239,7 @@ def test_audit_shards_started_together_share_the_directory(tmp_path: Path) -> No
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.usefixtures("sigint_reaches_children")
 def test_ctrl_c_or_kill_prints_the_resume_line(tmp_path: Path, sig: int, code: int) -> None:
     with FaultServer(lifetime_s=120) as server:
         server.set_mode("slow", delay=30.0)
