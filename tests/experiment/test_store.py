@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from sociallearn.errors import ConfigError
-from sociallearn.experiment.store import ResultsStore
+from sociallearn.errors import ConfigError, DataError
+from sociallearn.experiment.store import ResultsStore, read_only
 
 
 def test_units_saved_are_done_and_exported(tmp_path: Path) -> None:
@@ -97,3 +98,35 @@ def test_a_crash_between_commit_and_append_is_repaired_by_the_next_export(
     assert [r["unit"] for r in rows] == ["u1", "u2"]
     assert not (tmp_path / "privacy.jsonl").exists()
     resumed.close()
+
+
+def test_read_only_never_writes_and_names_what_is_wrong(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    store.claim("fp", "config: 1\n")
+    store.save("u1", {"unit": "u1", "accuracy": 0.5}, [])
+    store.close()
+    # SQLite may create the empty -wal/-shm side files a WAL reader needs; the store is unchanged.
+    before = (tmp_path / "results.sqlite").read_bytes()
+    with read_only(tmp_path / "results.sqlite") as db:
+        assert db.execute("SELECT key FROM units").fetchall() == [("u1",)]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            db.execute("DELETE FROM units")
+    assert (tmp_path / "results.sqlite").read_bytes() == before
+
+    not_a_store = tmp_path / "other.sqlite"
+    not_a_store.write_bytes(b"plain text, " * 512)
+    broken = r"other\.sqlite: cannot be read .*a sociallearn store$"
+    with pytest.raises(DataError, match=broken), read_only(not_a_store) as db:
+        db.execute("SELECT 1 FROM units").fetchall()
+
+    # A writer holding a (rollback-journal) file past the timeout is said to be busy, not broken.
+    held = tmp_path / "held.sqlite"
+    writer = sqlite3.connect(held, isolation_level=None)
+    writer.execute("CREATE TABLE units (key TEXT)")
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        busy = r"held\.sqlite: .*locked.*held it for 0\.05 s"
+        with pytest.raises(DataError, match=busy), read_only(held, timeout=0.05) as db:
+            db.execute("SELECT key FROM units").fetchall()
+    finally:
+        writer.close()

@@ -94,17 +94,23 @@ def stored_units(run_dir: Path, kind: str = "result") -> tuple[set[str], str | N
 
 
 @contextmanager
-def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+def read_only(path: Path, timeout: float = 30.0) -> Iterator[sqlite3.Connection]:
     """The store at ``path`` opened for reading only; a file that is not one is a DataError.
 
-    Dry runs, exports and carries read through this: they never create, claim or change a store,
-    and they work while a run goes on writing it (SQLite's WAL gives them a consistent view).
+    Dry runs, exports and carries read through this: they never create, claim or change a store
+    (SQLite may add the empty ``-wal``/``-shm`` files a reader of a WAL file needs), and they work
+    while a run goes on writing it (the WAL gives them a consistent view).
     """
     try:
-        with closing(sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=30)) as db:
+        uri = f"file:{path.resolve()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=timeout)) as db:
             yield db
     except sqlite3.DatabaseError as exc:
-        raise DataError(f"{path}: cannot be read ({exc}); expected a sociallearn store") from None
+        # A writer holding the file past the timeout is not a broken store: say which it is.
+        hint = "expected a sociallearn store"
+        if "locked" in str(exc) or "busy" in str(exc):
+            hint = f"a writer held it for {timeout:g} s; try again"
+        raise DataError(f"{path}: cannot be read ({exc}); {hint}") from None
 
 
 def adopt(run_dir: Path) -> None:
