@@ -93,6 +93,20 @@ def stored_units(run_dir: Path, kind: str = "result") -> tuple[set[str], str | N
     return keys, meta.get("fingerprint"), meta.get("config", "")
 
 
+def _error_code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code for ``exc`` (the low byte of the extended code), if any.
+
+    Errors are told apart by code, not by their words: the message text is SQLite's and can change.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed because another connection held the file (SQLITE_BUSY/LOCKED)."""
+    return _error_code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 @contextmanager
 def read_only(path: Path, timeout: float = 30.0) -> Iterator[sqlite3.Connection]:
     """The store at ``path`` opened for reading only; a file that is not one is a DataError.
@@ -108,7 +122,7 @@ def read_only(path: Path, timeout: float = 30.0) -> Iterator[sqlite3.Connection]
     except sqlite3.DatabaseError as exc:
         # A writer holding the file past the timeout is not a broken store: say which it is.
         hint = "expected a sociallearn store"
-        if "locked" in str(exc) or "busy" in str(exc):
+        if _is_busy(exc):
             hint = f"a writer held it for {timeout:g} s; try again"
         raise DataError(f"{path}: cannot be read ({exc}); {hint}") from None
 
@@ -151,7 +165,7 @@ class ResultsStore:
                 self._db.executescript(_SCHEMA)
                 break
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) and time.monotonic() < deadline:
+                if _is_busy(exc) and time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
                 self._db.close()
@@ -162,9 +176,7 @@ class ResultsStore:
 
     def _error(self, doing: str, exc: sqlite3.Error) -> UserError:
         text = str(exc)
-        if isinstance(exc, sqlite3.DatabaseError) and (
-            "not a database" in text or "malformed" in text
-        ):
+        if _error_code(exc) in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
             return DataError(
                 f"{self.path}: not a readable results store ({text}); nothing was overwritten; "
                 + _recover_hint(self.run_dir)
