@@ -109,6 +109,21 @@ def test_dry_run_lists_units_without_running(tmp_path: Path) -> None:
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.embedded
+def test_dry_run_of_a_resumed_directory_is_scaled_by_its_finished_units(tmp_path: Path) -> None:
+    out = str(tmp_path / "r")
+    grid = ("--method", "synthetic_examples", "--aggregator", "random", "--n", "2")
+    small = ("--limit", "4", "--teachers", "2", "--out", out)
+    first = _cli("run", *grid, *small, "--seeds", "1")
+    assert first.returncode == 0, first.stderr
+    plan = _cli("run", *grid, *small, "--seeds", "2", "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    text = " ".join(plan.stdout.split())  # rich wraps long lines
+    assert "scaled by this directory's 1 finished unit (measured ÷ estimated)" in text
+    assert "teaching sms_spam/synthetic_examples" in text and "evaluation sms_spam" in text
+    assert "scaled by the finished units" in text  # the wall-time table says what it rests on
+
+
 def test_list_and_tasks_commands() -> None:
     listing = _cli("list")
     assert "synthetic_examples" in listing.stdout and "voting" in listing.stdout

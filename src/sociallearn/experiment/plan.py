@@ -11,6 +11,7 @@ from rich.table import Table
 
 from sociallearn.errors import SocialLearnError, UserError
 from sociallearn.experiment.config import ExperimentConfig
+from sociallearn.experiment.plan_calibration import calibrate, stored_timings
 from sociallearn.experiment.units import UnitKey, expand_units, teaching_leaders
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.models.llamacpp_rates import Rates
@@ -116,11 +117,25 @@ def unit_seconds(
     """Estimated seconds of one unit on one worker (one thread): the student's ``rates`` for the
     evaluation, the ``teacher``'s (default: the same) for teaching; ``reused`` as in
     ``estimate_calls``. Every token is costed at the context it is read behind."""
-    return (
-        prompt_seconds(key, shape, rates)
-        + evaluation_seconds(config, shape, n_items, rates, prompt_tokens(key, shape))
-        + teaching_seconds(config, key, shape, teacher or rates, reused=reused)
+    return sum(unit_parts(config, key, shape, n_items, rates, teacher=teacher, reused=reused))
+
+
+def unit_parts(
+    config: ExperimentConfig,
+    key: UnitKey,
+    shape: TaskShape,
+    n_items: int,
+    rates: Rates,
+    *,
+    teacher: Rates | None = None,
+    reused: bool = False,
+) -> tuple[float, float]:
+    """``unit_seconds`` as (teaching, evaluation): the two a finished unit's timings hold."""
+    teaching = teaching_seconds(config, key, shape, teacher or rates, reused=reused)
+    evaluation = prompt_seconds(key, shape, rates) + evaluation_seconds(
+        config, shape, n_items, rates, prompt_tokens(key, shape)
     )
+    return teaching, evaluation
 
 
 def prompt_tokens(key: UnitKey, shape: TaskShape) -> float:
@@ -261,14 +276,21 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
     student, teacher = rates
     bench = Workbench(config, None)
     shapes = {name: task_shape(config, bench, name) for name in config.tasks}
-    seconds = [
-        unit_seconds(
+    parts = {
+        key: unit_parts(
             config, key, shapes[key.task], items, student, teacher=teacher, reused=key in reuses
         )
-        for key in todo
-    ]
+        for key in units
+    }
     print_rates(student, teacher, console)
-    print_wall_times(seconds, console)
+    calibration = calibrate(
+        {str(key): (key, key in reuses, parts[key]) for key in units if str(key) in done},
+        stored_timings(config.run_dir),
+    )
+    if calibration.units:
+        console.print(calibration.describe(), highlight=False)
+    seconds = [calibration.apply(key, key in reuses, parts[key]) for key in todo]
+    print_wall_times(seconds, console, calibrated=bool(calibration.units))
 
 
 def stored_keys(config: ExperimentConfig, kind: str, console: Console) -> set[str]:
@@ -296,12 +318,13 @@ def print_rates(student: Rates, teacher: Rates, console: Console) -> None:
         console.print(f"teachers at one thread: {teacher.describe()}")
 
 
-def print_wall_times(seconds: list[float], console: Console) -> None:
+def print_wall_times(seconds: list[float], console: Console, *, calibrated: bool = False) -> None:
     """Estimated wall time per executor setting (one thread per worker, longest units first)."""
     from sociallearn.experiment.executors.base import usable_cores
 
     cores = usable_cores()
-    table = Table(title="estimated wall time (one thread per worker, rates measured now)")
+    basis = "rates measured now" + (", scaled by the finished units" if calibrated else "")
+    table = Table(title=f"estimated wall time (one thread per worker, {basis})")
     for col in ("executor", "workers", "wall time (est.)", "units/hour"):
         table.add_column(col)
     settings = [("local", 1)]
