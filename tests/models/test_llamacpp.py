@@ -11,6 +11,7 @@ import pytest
 from sociallearn.errors import UserError
 from sociallearn.models.base import GenerationParams, LanguageModel, ScoreRequest
 from sociallearn.models.embedded import find_embedded_gguf
+from sociallearn.models.llamacpp_load import default_extra_buffers, extra_buffers_set
 from sociallearn.models.registry import create_model
 
 pytestmark = pytest.mark.embedded
@@ -25,9 +26,12 @@ def _hand_logprobs(gguf: Path, context: str, continuation: str) -> list[float]:
     """Log-softmax of every position's logits from a separate Llama with logits_all=True."""
     import llama_cpp
 
-    llm = llama_cpp.Llama(
-        str(gguf), n_ctx=256, logits_all=True, verbose=False, n_threads=1, n_threads_batch=1
-    )
+    # The same buffer types as the model under test: the same kernels, and no AMX on a machine
+    # that advertises but cannot run it.
+    with extra_buffers_set(llama_cpp, default_extra_buffers()):
+        llm = llama_cpp.Llama(
+            str(gguf), n_ctx=256, logits_all=True, verbose=False, n_threads=1, n_threads_batch=1
+        )
     try:
         ctx = llm.tokenize(context.encode(), add_bos=True)
         joint = llm.tokenize((context + continuation).encode(), add_bos=True)
@@ -201,6 +205,16 @@ def test_missing_gguf_path_error(tmp_path: Path) -> None:
 def test_unknown_option_is_a_user_error() -> None:
     with pytest.raises(UserError, match="n_ctxx"):
         create_model("llamacpp", n_ctxx=10)
+
+
+def test_extra_buffers_option_is_checked_and_named_in_the_model_id() -> None:
+    with pytest.raises(UserError, match="option extra_buffers: expected true or false, got 'no'"):
+        create_model("llamacpp:smollm2", n_ctx=64, extra_buffers="no")
+    # Off runs on every CPU (on one that advertises AMX it is also the default).
+    model = create_model("llamacpp:smollm2", n_ctx=64, n_threads=1, extra_buffers=False)
+    assert model.model_id == "llamacpp:smollm2-135m-instruct-q4_1@extra_buffers=false"
+    [score] = model.score([ScoreRequest(SHOTS + "Text: Call now to win cash\nClass:", " spam")])
+    assert score.logprob_sum < 0 and score.n_tokens >= 1
 
 
 def test_registry_builds_the_embedded_model(embedded_gguf: Path) -> None:

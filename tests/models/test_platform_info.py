@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sociallearn.models.llamacpp_load import default_extra_buffers
 from sociallearn.models.platform_info import _enabled_features, cpu_info, gpu_info, platform_info
 
 
@@ -70,4 +71,5 @@ def test_platform_info_is_json_and_names_the_llama_cpp_build() -> None:
     build = info["llama_cpp"]
     assert build["version"] == info["libraries"]["llama-cpp-python"]
     assert "CPU" in build["system_info"] and build["features"]
+    assert build["extra_buffers_default"] is default_extra_buffers()
     assert {"ggml_version", "ggml_commit"} <= set(build)

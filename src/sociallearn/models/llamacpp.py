@@ -43,6 +43,7 @@ from sociallearn.models.base import (
 from sociallearn.models.embedded import resolve_model_path
 from sociallearn.models.gguf_weights import reencoded_gguf
 from sociallearn.models.llamacpp_batch import Lanes, lane_context
+from sociallearn.models.llamacpp_load import load_llama
 from sociallearn.models.llamacpp_sampling import Logits, Samplers, SampleState
 from sociallearn.models.llamacpp_slots import PromptSlots
 
@@ -56,6 +57,7 @@ _OPTIONS = (
     "add_bos",
     "weights",
     "batch",
+    "extra_buffers",
 )
 # Samples decode one at a time unless the model option ``batch`` asks for lanes. Lanes give
 # bit-identical samples with Q4_1 weights but not f32/f16 (kernels round differently with the
@@ -114,6 +116,8 @@ class LlamaCppModel:
         batch: samples of one prompt decoded together per ``llama_decode`` (``1``: the
             sequential path; :mod:`.llamacpp_batch`). Each sequence gets its own ``n_ctx``
             tokens of KV cache, so the cache takes ``batch + 1`` times the memory.
+        extra_buffers: llama.cpp's extra CPU buffer types (AMX, repacked K-quants); ``None``: on
+            unless the CPU advertises AMX (:mod:`.llamacpp_buffers`). Set, part of the id.
     """
 
     def __init__(
@@ -130,6 +134,7 @@ class LlamaCppModel:
         add_bos: bool | None = None,
         weights: str | None = None,
         batch: int = DEFAULT_BATCH,
+        extra_buffers: bool | None = None,
     ) -> None:
         import llama_cpp
 
@@ -150,26 +155,22 @@ class LlamaCppModel:
         # With lanes the model gets its own multi-stream context (below); Llama's then only
         # holds the model and tokenizer, so it is made as small as llama.cpp allows.
         holder_ctx = n_ctx if batch == 1 else 256
-        try:
-            self._llm: Any = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=holder_ctx,
-                n_batch=min(n_batch, holder_ctx),
-                n_threads=threads,
-                n_threads_batch=threads,
-                logits_all=False,
-                verbose=verbose,
-                kv_overrides=None if add_bos is None else {"tokenizer.ggml.add_bos_token": add_bos},
-            )
-        except (ValueError, RuntimeError) as exc:
-            raise UserError(
-                f"cannot load model file {path}: {exc} (expected a valid .gguf file)"
-            ) from exc
+        self._llm: Any = load_llama(
+            llama_cpp,
+            path,
+            n_ctx=holder_ctx,
+            n_batch=min(n_batch, holder_ctx),
+            threads=threads,
+            verbose=verbose,
+            add_bos=add_bos,
+            extra_buffers=extra_buffers,
+        )
         base_id = model_id or f"llamacpp:{path.name}"
         suffixes = (
             ([f"bos={str(add_bos).lower()}"] if add_bos is not None else [])
             + ([f"weights={weights}"] if weights is not None else [])
             + ([f"seed={seed}"] if seed else [])
+            + ([f"extra_buffers={str(extra_buffers).lower()}"] if extra_buffers is not None else [])
         )
         self._model_id = "@".join([base_id, *suffixes])
         self._seed = seed

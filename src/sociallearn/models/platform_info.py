@@ -132,6 +132,11 @@ def llama_cpp_build() -> dict[str, Any] | None:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     info["system_info"] = " ".join(str(text).split()) if text else None
     info["features"] = _enabled_features(info["system_info"] or "")
+    # Whether models load with extra buffer types (AMX, repacked weights) unless a run's
+    # ``extra_buffers`` option says otherwise: they run other kernels (models/llamacpp_load.py).
+    from sociallearn.models.llamacpp_load import default_extra_buffers
+
+    info["extra_buffers_default"] = default_extra_buffers()
     info.update(_ggml_build(Path(llama_cpp.__file__).parent / "lib"))
     return info
 
