@@ -86,3 +86,11 @@ def test_small_canary_audit_on_the_embedded_model(tmp_path: Path) -> None:
         assert row["timings"]["score_s"] > 0
     # A canary copied into the prompt lies beyond the references' fitted tail.
     assert all(r["exposure_extrapolated"] > r["exposure"] - 1 for r in baseline), baseline
+    # A dry run of a third run per cell scales its estimate by what the four finished runs took.
+    plan = _cli("audit", str(config), "--out", str(tmp_path / "a"), "--runs", "3", "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    text = " ".join(plan.stdout.split())  # rich wraps long lines
+    assert "2 runs to run (4 done)" in text
+    assert "scaled by this directory's 4 finished units (measured ÷ estimated)" in text
+    assert "teaching sms_spam/synthetic_examples" in text
+    assert "scoring sms_spam/sms_spam-code" in text and "scaled by the finished units" in text

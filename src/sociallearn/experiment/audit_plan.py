@@ -29,6 +29,7 @@ from sociallearn.experiment.plan import (
     task_shape,
     teaching_seconds,
 )
+from sociallearn.experiment.plan_calibration import Kinds, calibrate, stored_timings
 from sociallearn.experiment.units import UnitKey
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.models.llamacpp_rates import Rates
@@ -84,7 +85,7 @@ def print_audit_plan(config: ExperimentConfig, console: Console) -> None:
     estimates: dict[tuple[str, str, str], tuple[float, float]] = {}
     if not isinstance(rates, str):
         shapes = {name: task_shape(config, bench, name) for name in config.tasks}
-        for key, template in todo:
+        for key, template in keys:  # the finished runs' estimates calibrate those left
             cell = (key.task, template.name, key.method)
             if cell not in estimates:
                 estimates[cell] = run_seconds(config, key, template, shapes[key.task], *rates)
@@ -104,8 +105,25 @@ def print_audit_plan(config: ExperimentConfig, console: Console) -> None:
             console.print(f"wall time: not estimated ({rates})")
         return
     print_rates(*rates, console)
-    per_run = [sum(estimates[(k.task, t.name, k.method)]) for k, t in todo]
-    print_wall_times(per_run, console)
+    # Teaching costs what the task and method cost; scoring, what the task and template cost.
+    kinds = {cell: Kinds(f"{cell[0]}/{cell[2]}", f"{cell[0]}/{cell[1]}") for cell in runs}
+    calibration = calibrate(
+        {
+            audit_store_key(k, t): (kinds[cell], estimates[cell])
+            for k, t in keys
+            if audit_store_key(k, t) in done
+            for cell in [(k.task, t.name, k.method)]
+        },
+        stored_timings(config.run_dir, "audit"),
+    )
+    if calibration.units:
+        console.print(calibration.describe(evaluation="scoring"), highlight=False)
+    per_run = [
+        calibration.apply(kinds[cell], estimates[cell])
+        for k, t in todo
+        for cell in [(k.task, t.name, k.method)]
+    ]
+    print_wall_times(per_run, console, calibrated=bool(calibration.units))
 
 
 def _seconds(value: float | None) -> str:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from sociallearn.errors import SocialLearnError, UserError
 from sociallearn.experiment.config import ExperimentConfig
-from sociallearn.experiment.plan_calibration import calibrate, stored_timings
+from sociallearn.experiment.plan_calibration import Kinds, calibrate, stored_timings
 from sociallearn.experiment.units import UnitKey, expand_units, teaching_leaders
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.models.llamacpp_rates import Rates
@@ -283,13 +283,22 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
         for key in units
     }
     print_rates(student, teacher, console)
+    # A unit's teaching costs what its task and method cost, and less where an earlier sibling
+    # already wrote its candidates (then it only votes); its evaluation, what its task costs.
+    kinds = {
+        key: Kinds(
+            f"{key.task}/{key.method}" + (" (candidates reused)" if key in reuses else ""),
+            key.task,
+        )
+        for key in units
+    }
     calibration = calibrate(
-        {str(key): (key, key in reuses, parts[key]) for key in units if str(key) in done},
+        {str(key): (kinds[key], parts[key]) for key in units if str(key) in done},
         stored_timings(config.run_dir),
     )
     if calibration.units:
         console.print(calibration.describe(), highlight=False)
-    seconds = [calibration.apply(key, key in reuses, parts[key]) for key in todo]
+    seconds = [calibration.apply(kinds[key], parts[key]) for key in todo]
     print_wall_times(seconds, console, calibrated=bool(calibration.units))
 
 
