@@ -43,9 +43,11 @@ def messages(n: int) -> list[str]:
 
 @contextlib.contextmanager
 def serve(gguf: Path, threads: int) -> Iterator[str]:
-    """llama-cpp-python's server on a free port; yields its base URL, stops it afterwards."""
+    """llama-cpp-python's server (with the backend's extra-buffer choice) on a free port; yields
+    its base URL, stops it afterwards."""
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
+    cmd = [sys.executable, "-m", "sociallearn.models.llamacpp_serve", "--model", str(gguf)]
+    cmd += ["--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--n_ctx", "1024", "--n_threads", str(threads)]
     cmd += ["--n_threads_batch", str(threads)]
     cmd += ["--kv_overrides", "tokenizer.ggml.add_bos_token=bool:true"]

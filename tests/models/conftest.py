@@ -55,7 +55,7 @@ def start_server(gguf: Path, *extra: str) -> Iterator[str]:
     ):
         pytest.skip("llama-cpp-python[server] is not installed")
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
+    cmd = [sys.executable, "-m", "sociallearn.models.llamacpp_serve", "--model", str(gguf)]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024"]
     cmd += ["--n_threads", "1", "--n_threads_batch", "1", *extra]
     with served(cmd, port, limit_s=90) as url:
