@@ -78,6 +78,23 @@ def test_brackets_in_labels_and_paths_survive_a_whole_run(tmp_path: Path) -> Non
 # ------------------------------------------------------------------ item 7: OS errors
 
 
+def test_a_crash_in_native_code_says_which_signal_and_where() -> None:
+    # What llama.cpp's SIGILL on a CPU advertising AMX it cannot run looked like: silence and
+    # exit code 132. The CLI's entry point makes the crash print its signal and Python stack.
+    code = (
+        "import faulthandler\n"
+        "from sociallearn import cli\n"
+        "cli.app = lambda: faulthandler._sigsegv()\n"
+        "cli.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == -signal.SIGSEGV
+    assert "Fatal Python error: Segmentation fault" in done.stderr
+    assert 'File "<string>", line 3 in <lambda>' in done.stderr, done.stderr
+
+
 def test_os_errors_are_one_line_naming_the_path(tmp_path: Path) -> None:
     target = tmp_path / "afile"
     target.write_text("x")

@@ -448,8 +448,13 @@ def list_components() -> None:
 
 
 def main() -> None:
+    import faulthandler
     import signal
 
+    # A crash inside native code (llama.cpp dying of SIGILL on a CPU that advertises what it
+    # cannot run, a segfault in an extension) otherwise ends the run without a word; this
+    # prints the signal and the Python stack that led into the native call.
+    faulthandler.enable()
     # The driver only: worker processes start elsewhere and keep the default (they end with it).
     signal.signal(signal.SIGTERM, on_sigterm)
     try:

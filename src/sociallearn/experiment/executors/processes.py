@@ -63,8 +63,10 @@ def _worker_main(
     outbox: Queue[tuple[str, int, Any]],
 ) -> None:
     """A worker process: build the workbench, then run jobs until told to stop."""
+    import faulthandler
     import signal
 
+    faulthandler.enable()  # a native crash prints its signal and stack, as in the driver
     # Ctrl-C reaches the whole process group; the driver alone decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
