@@ -94,7 +94,7 @@ def _estimate(config: ExperimentConfig) -> float:
     """What ``--dry-run`` predicts for the local executor (units only, no start-up)."""
     from rich.console import Console
 
-    from sociallearn.experiment.plan import makespan, measured_rates, task_shape, unit_seconds
+    from sociallearn.experiment.plan import makespan, measured_rates, task_shape, unit_parts
     from sociallearn.experiment.units import expand_units
     from sociallearn.experiment.workbench import Workbench
 
@@ -102,7 +102,8 @@ def _estimate(config: ExperimentConfig) -> float:
     shape = task_shape(config, bench, "sms_spam")
     rates = measured_rates(config.model, config.student_options(), Console())
     seconds = [
-        unit_seconds(config, key, shape, config.limit or 0, rates) for key in expand_units(config)
+        sum(unit_parts(config, key, shape, config.limit or 0, rates))
+        for key in expand_units(config)
     ]
     return makespan(seconds, 1)
 

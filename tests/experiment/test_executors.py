@@ -392,7 +392,11 @@ def test_dry_run_without_rates_says_why(tmp_path: Path) -> None:
 def test_unit_seconds_costs_tokens_behind_their_context() -> None:
     """Evaluation behind a long learned prompt costs more per item than behind a short one, a
     reused sibling costs no generations, and the samples of one prompt share its prefill."""
-    from sociallearn.experiment.plan import TaskShape, teaching_cost, unit_seconds
+    from sociallearn.experiment.plan import TaskShape, teaching_cost, unit_parts
+
+    def unit_seconds(*args: Any, **options: Any) -> float:
+        return sum(unit_parts(*args, **options))
+
     from sociallearn.models.llamacpp_rates import Rates, TokenCost
 
     flat = Rates(TokenCost(0.01), TokenCost(0.02), TokenCost(0.015))

@@ -104,22 +104,6 @@ def task_shape(config: ExperimentConfig, bench: Workbench, name: str) -> TaskSha
     )
 
 
-def unit_seconds(
-    config: ExperimentConfig,
-    key: UnitKey,
-    shape: TaskShape,
-    n_items: int,
-    rates: Rates,
-    *,
-    teacher: Rates | None = None,
-    reused: bool = False,
-) -> float:
-    """Estimated seconds of one unit on one worker (one thread): the student's ``rates`` for the
-    evaluation, the ``teacher``'s (default: the same) for teaching; ``reused`` as in
-    ``estimate_calls``. Every token is costed at the context it is read behind."""
-    return sum(unit_parts(config, key, shape, n_items, rates, teacher=teacher, reused=reused))
-
-
 def unit_parts(
     config: ExperimentConfig,
     key: UnitKey,
@@ -130,7 +114,10 @@ def unit_parts(
     teacher: Rates | None = None,
     reused: bool = False,
 ) -> tuple[float, float]:
-    """``unit_seconds`` as (teaching, evaluation): the two a finished unit's timings hold."""
+    """Estimated (teaching, evaluation) seconds of one unit on one worker (one thread) — the two
+    a finished unit's timings hold: the student's ``rates`` for the evaluation, the
+    ``teacher``'s (default: the same) for teaching; ``reused`` as in ``estimate_calls``. Every
+    token is costed at the context it is read behind."""
     teaching = teaching_seconds(config, key, shape, teacher or rates, reused=reused)
     evaluation = prompt_seconds(key, shape, rates) + evaluation_seconds(
         config, shape, n_items, rates, prompt_tokens(key, shape)

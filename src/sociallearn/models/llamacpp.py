@@ -117,7 +117,7 @@ class LlamaCppModel:
             sequential path; :mod:`.llamacpp_batch`). Each sequence gets its own ``n_ctx``
             tokens of KV cache, so the cache takes ``batch + 1`` times the memory.
         extra_buffers: llama.cpp's extra CPU buffer types (AMX, repacked K-quants); ``None``: on
-            unless the CPU advertises AMX (:mod:`.llamacpp_buffers`). Set, part of the id.
+            unless the CPU advertises AMX (:mod:`.llamacpp_load`). Set, part of the id.
     """
 
     def __init__(
