@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from sociallearn.errors import ConfigError
 from sociallearn.experiment.config import ExperimentConfig
+from sociallearn.experiment.data_identity import bind_key, check_data
 from sociallearn.experiment.executors import Executor, Job, JobResult
 from sociallearn.experiment.executors.base import Warn, warn_on_stderr
 from sociallearn.experiment.executors.local import LocalExecutor
@@ -73,10 +74,17 @@ def throughput_line(computed: int, seconds: float, executor: str, what: str) -> 
 class _RunEvents:
     """Executor events -> the store (the driver is its only writer) and the reporter."""
 
-    def __init__(self, store: ResultsStore, reporter: RunReporter, n_items: dict[str, int]) -> None:
+    def __init__(
+        self,
+        store: ResultsStore,
+        reporter: RunReporter,
+        n_items: dict[str, int],
+        data_digests: dict[str, str],
+    ) -> None:
         self.store = store
         self.reporter = reporter
         self.n_items = n_items
+        self.data_digests = data_digests  # bound with each task's first stored unit
         self.computed = 0
 
     def started(self, job: Job) -> None:
@@ -87,7 +95,8 @@ class _RunEvents:
 
     def finished(self, result: JobResult) -> None:
         key = result.job.key
-        self.store.save(key, result.row, result.messages)
+        data = bind_key(result.job.unit.task)
+        self.store.save(key, result.row, result.messages, bind={data: self.data_digests[data]})
         self.store.export_unit(key)
         self.computed += 1
         self.reporter.unit_finished(result.job.unit, result.row)
@@ -276,13 +285,14 @@ def run_experiment(
         store.export()  # in step with the store before units are appended
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
         preflight(config, bench, todo, warn)  # before the progress display: errors read plainly
+        data_digests = check_data(store, bench, (key.task for key in todo))
         reporter.start(len(all_units), len(all_units) - len(todo))
         n_items: dict[str, int] = {}
         for key in todo:
             n = len(bench.data(key.task).test)
             n_items[key.task] = min(n, config.limit) if config.limit else n
         jobs = unit_jobs(config, bench, todo, all_units)
-        events = _RunEvents(store, reporter, n_items)
+        events = _RunEvents(store, reporter, n_items, data_digests)
         executor.run(config, jobs, events, bench)
         store.export()
         rows = store.rows()

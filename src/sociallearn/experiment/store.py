@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -241,6 +241,13 @@ class ResultsStore:
         changes = config_changes(stored[0][0], self._config) if stored and self._config else []
         return f"; differs: {'; '.join(changes)}" if changes else ""
 
+    def bound(self, prefix: str) -> dict[str, str]:
+        """The meta values bound by :meth:`save` whose keys start with ``prefix``."""
+        rows = self._query(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return {str(k): str(v) for k, v in rows}
+
     def done(self, kind: str = "result") -> set[str]:
         rows = self._query("SELECT key FROM units WHERE kind=?", (kind,))
         return {r[0] for r in rows}
@@ -252,8 +259,13 @@ class ResultsStore:
         messages: Sequence[dict[str, Any]],
         kind: str = "result",
         extra_rows: Sequence[dict[str, Any]] = (),
+        bind: Mapping[str, str] | None = None,
     ) -> None:
-        """Write a unit's row(s) and transcript in one transaction (binding the directory)."""
+        """Write a unit's row(s) and transcript in one transaction (binding the directory).
+
+        ``bind``: meta values the unit was computed under (its task's data digest); the first
+        unit binds them, and a unit whose value differs from the bound one is not stored.
+        """
         with self._transaction("cannot store a finished unit") as db:
             if self._fingerprint is not None:
                 # OR IGNORE: shards sharing a directory may store their first units together.
@@ -262,6 +274,14 @@ class ResultsStore:
                 )
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('config', ?)", (self._config,))
                 self._check_fingerprint()  # inside the transaction: a mismatch stores nothing
+            for name, value in (bind or {}).items():
+                db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (name, value))
+                (held,) = db.execute("SELECT value FROM meta WHERE key=?", (name,)).fetchone()
+                if held != value:
+                    raise DataError(
+                        f"{self.run_dir}: {key} was computed under {name} {value}, but the "
+                        f"directory's units were computed under {held}; the unit is not stored"
+                    )
             db.execute(
                 "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?)",
                 (key, kind, json.dumps({"row": row, "extra": list(extra_rows)}), time.time()),

@@ -8,7 +8,6 @@ same row and transcript. Executors never touch the results store; the driver is 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -315,12 +314,11 @@ def identity(config: ExperimentConfig, bench: Workbench) -> Identity:
 
 def data_digest(config: ExperimentConfig, bench: Workbench) -> str:
     """Hash of the examples every task of the config draws from (pool and test set)."""
+    from sociallearn.experiment.data_identity import task_digest
+
     digest = hashlib.sha256()
     for name in config.tasks:
-        data = bench.data(name)
-        for part in (data.pool, data.test):
-            rows = [[e.uid, dict(e.fields), e.target, e.verbatim] for e in part]
-            digest.update(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode())
+        digest.update(task_digest(bench.data(name)).encode())
     return digest.hexdigest()[:16]
 
 

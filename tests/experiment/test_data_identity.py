@@ -1,0 +1,112 @@
+"""A run directory is bound to the data its units were computed on, per task, like its config."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from cli_helpers import _cli, _one_error_line
+from fake_runs import fake_audit_config, fake_run_config, result_rows
+from sociallearn.errors import DataError
+from sociallearn.experiment.audit import run_audit
+from sociallearn.experiment.data_identity import bind_key, task_digest
+from sociallearn.experiment.runner import run_experiment
+from sociallearn.experiment.store import ResultsStore
+from sociallearn.experiment.workbench import Workbench
+
+GRID = {"methods": ["zero_shot", "original_examples"], "aggregators": ["random"]}
+HAM = "see you at the station at {i}, bring the tickets"
+SPAM = "WINNER {i}! claim your free prize now, call 0906{i:04d}"
+
+
+def _spam_csv(path: Path, flipped: int = 0) -> Path:
+    """80 messages, half spam; ``flipped`` ham messages relabelled spam (an 'edited' file)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["text", "label"])
+        for i in range(40):
+            out.writerow([HAM.format(i=i), "spam" if i < flipped else "ham"])
+            out.writerow([SPAM.format(i=i), "spam"])
+    return path
+
+
+def test_a_data_file_edited_in_place_is_refused_on_resume(tmp_path: Path) -> None:
+    data = _spam_csv(tmp_path / "spam.csv")
+    first = run_experiment(fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0]))
+    assert first.computed == 2
+    _spam_csv(data, flipped=3)  # the same path and config: only the content says it changed
+    with pytest.raises(DataError) as refused:
+        run_experiment(fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0, 1]))
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'r'}: its sms_spam units were computed on other data")
+    assert f"local file {data}" in message and "use --out for a new directory" in message
+    assert len(result_rows(tmp_path / "r")) == 2  # nothing was computed or stored
+    _spam_csv(data)  # the data put back: the run extends as before
+    grown = run_experiment(fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0, 1]))
+    assert (grown.skipped, grown.computed) == (2, 2)
+
+
+def test_the_first_unit_of_a_task_binds_its_digest(tmp_path: Path) -> None:
+    data = _spam_csv(tmp_path / "spam.csv")
+    config = fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0])
+    run_experiment(config)
+    store = ResultsStore(tmp_path / "r")
+    try:
+        bound = store.bound("data:")
+    finally:
+        store.close()
+    assert bound == {bind_key("sms_spam"): task_digest(Workbench(config).data("sms_spam"))}
+    # A grid that only reuses finished units checks nothing: it computes nothing either.
+    _spam_csv(data, flipped=3)
+    assert run_experiment(config).computed == 0
+
+
+def test_a_directory_from_before_the_digests_binds_at_its_next_unit(tmp_path: Path) -> None:
+    data = _spam_csv(tmp_path / "spam.csv")
+    run_experiment(fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0]))
+    store = ResultsStore(tmp_path / "r")
+    with store._db:  # as an older version left it: no digest kept
+        store._db.execute("DELETE FROM meta WHERE key LIKE 'data:%'")
+    store.close()
+    _spam_csv(data, flipped=3)  # cannot be told from the old data now; bound from here on
+    grown = run_experiment(fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0, 1]))
+    assert grown.computed == 2
+    _spam_csv(data)
+    with pytest.raises(DataError, match="its sms_spam units were computed on other data"):
+        run_experiment(fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0, 1, 2]))
+
+
+def test_a_unit_computed_on_other_data_is_not_stored(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r")
+    try:
+        store.save("a", {"unit": "a"}, [], bind={"data:t": "1111"})
+        with pytest.raises(DataError, match=r"b was computed under data:t 2222, but the direct"):
+            store.save("b", {"unit": "b"}, [], bind={"data:t": "2222"})
+        assert store.done() == {"a"} and store.bound("data:") == {"data:t": "1111"}
+    finally:
+        store.close()
+
+
+def test_an_audit_is_bound_to_its_data_too(tmp_path: Path) -> None:
+    data = _spam_csv(tmp_path / "spam.csv")
+    quiet = Console(file=open(tmp_path / "log.txt", "w"))  # noqa: SIM115 (closed with the test)
+    run_audit(fake_audit_config(tmp_path / "a", 1, data_file=data), quiet)
+    _spam_csv(data, flipped=3)
+    with pytest.raises(DataError, match="its sms_spam units were computed on other data"):
+        run_audit(fake_audit_config(tmp_path / "a", 2, data_file=data), quiet)
+    quiet.file.close()
+
+
+def test_the_cli_says_so_in_one_error_line(tmp_path: Path) -> None:
+    data = _spam_csv(tmp_path / "spam.csv")
+    args = ["run", "--model", "fake", "--limit", "2", "--n", "2", "--teachers", "2"]
+    args += ["--method", "zero_shot", "--out", str(tmp_path / "r")]
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"tasks: [sms_spam]\ndata_file: {data}\nsilo_size: 8\nheldout: 0\n")
+    assert _cli(*args, "--seeds", "1", str(config)).returncode == 0
+    _spam_csv(data, flipped=3)
+    line = _one_error_line(_cli(*args, "--seeds", "2", str(config)))
+    assert "its sms_spam units were computed on other data" in line
