@@ -376,7 +376,7 @@ def recover(
     """Rebuild a run directory's results.sqlite from its exports or a carry (the old file is
     kept); a carry's labels come back from the run's data (--data-dir)."""
     try:
-        from sociallearn.experiment.store import rebuild_from_exports
+        from sociallearn.experiment.recover import rebuild_from_exports
 
         count, kept = rebuild_from_exports(run_dir, data_dir)
         old = f"; the old store is kept as {kept}" if kept else ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import json
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,11 @@ from fake_runs import fake_audit_config, fake_run_config, result_rows
 from sociallearn.errors import DataError
 from sociallearn.experiment.audit import run_audit
 from sociallearn.experiment.data_identity import bind_key, task_digest
+from sociallearn.experiment.recover import rebuild_from_exports
 from sociallearn.experiment.runner import run_experiment
 from sociallearn.experiment.store import ResultsStore
 from sociallearn.experiment.workbench import Workbench
+from sociallearn.export import export_run
 
 GRID = {"methods": ["zero_shot", "original_examples"], "aggregators": ["random"]}
 HAM = "see you at the station at {i}, bring the tickets"
@@ -79,6 +83,33 @@ def test_a_directory_from_before_the_digests_binds_at_its_next_unit(tmp_path: Pa
         run_experiment(fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0, 1, 2]))
 
 
+@pytest.mark.parametrize("via", ["recover", "carry"])
+def test_a_rebuilt_store_is_bound_to_the_data_its_units_were_computed_on(
+    tmp_path: Path, via: str
+) -> None:
+    data = _spam_csv(tmp_path / "spam.csv")
+    run_experiment(fake_run_config(tmp_path / "r", GRID, data_file=data, seeds=[0]))
+    manifest = json.loads((tmp_path / "r" / "run.json").read_text())
+    digest = manifest["data"]["sms_spam"]["digest"]
+    assert manifest["data"]["sms_spam"]["origin"].startswith(f"local file {data}: 80 unique")
+    run_dir = tmp_path / "r"
+    if via == "carry":
+        export_run(run_dir, "carry", out_dir=tmp_path / "c")
+        run_dir = tmp_path / "c"
+    else:
+        for name in ("results.sqlite", "results.sqlite-wal", "results.sqlite-shm"):
+            (run_dir / name).unlink(missing_ok=True)
+    assert rebuild_from_exports(run_dir)[0] == 2
+    store = ResultsStore(run_dir)
+    try:
+        assert store.bound("data:") == {bind_key("sms_spam"): digest}
+    finally:
+        store.close()
+    _spam_csv(data, flipped=3)
+    with pytest.raises(DataError, match=f"computed on other data \\(digest {digest}\\)"):
+        run_experiment(fake_run_config(run_dir, GRID, data_file=data, seeds=[0, 1]))
+
+
 def test_a_unit_computed_on_other_data_is_not_stored(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r")
     try:
@@ -92,12 +123,11 @@ def test_a_unit_computed_on_other_data_is_not_stored(tmp_path: Path) -> None:
 
 def test_an_audit_is_bound_to_its_data_too(tmp_path: Path) -> None:
     data = _spam_csv(tmp_path / "spam.csv")
-    quiet = Console(file=open(tmp_path / "log.txt", "w"))  # noqa: SIM115 (closed with the test)
+    quiet = Console(file=io.StringIO())
     run_audit(fake_audit_config(tmp_path / "a", 1, data_file=data), quiet)
     _spam_csv(data, flipped=3)
     with pytest.raises(DataError, match="its sms_spam units were computed on other data"):
         run_audit(fake_audit_config(tmp_path / "a", 2, data_file=data), quiet)
-    quiet.file.close()
 
 
 def test_the_cli_says_so_in_one_error_line(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ import pytest
 
 from sociallearn.errors import ConfigError, DataError, UserError
 from sociallearn.experiment.config import ExperimentConfig
+from sociallearn.experiment.recover import rebuild_from_exports
 from sociallearn.experiment.runner import open_store, run_experiment
-from sociallearn.experiment.store import ResultsStore, adopt, rebuild_from_exports
+from sociallearn.experiment.store import ResultsStore, adopt
 
 
 def _config(out: Path, **extra: Any) -> ExperimentConfig:

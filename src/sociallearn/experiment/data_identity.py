@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sociallearn.errors import DataError
 
@@ -43,10 +44,13 @@ def check_data(store: ResultsStore, bench: Workbench, tasks: Iterable[str]) -> d
     """The digest of each of ``tasks``' data, keyed by :func:`bind_key`, for the units to bind.
 
     Raises :class:`DataError` when the directory holds units of a task computed on other data.
-    Directories made before digests were kept have none bound: their next unit binds it.
+    Directories made before digests were kept have none bound: their next unit binds it. The
+    digests and where the data came from are written to ``run.json`` (its ``data`` entry), so
+    ``recover`` binds them again in a rebuilt store, and a carry keeps them.
     """
     bound: Mapping[str, str] = store.bound(_PREFIX)
     digests: dict[str, str] = {}
+    recorded: dict[str, dict[str, str]] = {}
     for task in sorted(set(tasks)):
         data = bench.data(task)
         key, now = bind_key(task), task_digest(data)
@@ -59,4 +63,31 @@ def check_data(store: ResultsStore, bench: Workbench, tasks: Iterable[str]) -> d
                 "--out for a new directory"
             )
         digests[key] = now
+        recorded[task] = {"digest": now, "origin": data.origin}
+    if recorded:
+        _record(store.run_dir / "run.json", recorded)
     return digests
+
+
+def recorded_binding(
+    manifest: Mapping[str, Any], unit: str, *, audit: bool = False
+) -> dict[str, str]:
+    """What a stored unit binds, from the data digests ``run.json`` records (none if absent).
+
+    ``unit``: a grid unit's key, or an audit run's (one more part: its template).
+    """
+    task = unit.rsplit("/", 5 if audit else 4)[0]
+    data = manifest.get("data")
+    entry = data.get(task) if isinstance(data, dict) else None
+    digest = entry.get("digest") if isinstance(entry, dict) else None
+    return {bind_key(task): digest} if isinstance(digest, str) else {}
+
+
+def _record(manifest_path: Path, recorded: Mapping[str, dict[str, str]]) -> None:
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no manifest to add to (a library call that wrote none): the store binds anyway
+    previous = manifest.get("data")
+    manifest["data"] = {**(previous if isinstance(previous, dict) else {}), **recorded}
+    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")

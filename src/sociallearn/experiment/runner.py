@@ -7,6 +7,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from sociallearn.errors import ConfigError
@@ -120,7 +121,19 @@ def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
         # CPU instruction sets and llama.cpp build: results move across them (docs/backends.md).
         "platform": platform_info(),
     }
+    previous = _read_manifest(run_dir)
+    if isinstance(previous.get("data"), dict):
+        # Each task's data digest, from the starts that ran it (experiment/data_identity.py).
+        manifest["data"] = previous["data"]
     (run_dir / "run.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def _read_manifest(run_dir: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def open_store(config: ExperimentConfig, *, shared: bool = False) -> ResultsStore:

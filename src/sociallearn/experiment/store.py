@@ -15,7 +15,8 @@ Faults (see ``docs/failure-modes.md``):
 * One writer at a time: :meth:`ResultsStore.claim` takes an exclusive lock on ``results.lock``
   (audit shards take a shared one: they are designed to share a directory).
 * An export is never rewritten from a store that lacks units the export lists (an emptied,
-  replaced or corrupt store); :func:`rebuild_from_exports` rebuilds the store from them.
+  replaced or corrupt store); ``sociallearn recover`` rebuilds the store from them
+  (:mod:`sociallearn.experiment.recover`).
 * SQLite and OS errors become one :class:`UserError` naming the path; a failed write rolls back.
 """
 
@@ -328,11 +329,11 @@ class ResultsStore:
     def export(self) -> None:
         """Rewrite the JSONL exports from the store (atomic replace, never from a lesser store)."""
         self.check_exports()
-        _write_jsonl(self.run_dir / "results.jsonl", self.rows("result"))
-        _write_jsonl(self.run_dir / "transcript.jsonl", self.messages())
+        write_export(self.run_dir / "results.jsonl", self.rows("result"))
+        write_export(self.run_dir / "transcript.jsonl", self.messages())
         privacy = self.extra_rows("audit")
         if privacy:
-            _write_jsonl(self.run_dir / "privacy.jsonl", privacy)
+            write_export(self.run_dir / "privacy.jsonl", privacy)
         else:
             (self.run_dir / "privacy.jsonl").unlink(missing_ok=True)
 
@@ -397,7 +398,7 @@ def _export_keys(path: Path, kind: str) -> set[str]:
     return keys
 
 
-def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+def write_export(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     after = "the store is unchanged, rerun to write it again"
     write_jsonl(path, rows, doing="cannot write the export", after=after)
 
@@ -414,94 +415,6 @@ def _append_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         ) from exc
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_export(path: Path) -> list[dict[str, Any]]:
     """An export's rows; a line cut short by a crash is skipped."""
     return read_jsonl(path, lenient=True) if path.exists() else []
-
-
-def _healthy(run_dir: Path) -> bool:
-    try:
-        store = ResultsStore(run_dir, check=False)
-    except UserError:
-        return False
-    try:
-        store.check_exports()
-    except UserError:
-        return False
-    finally:
-        store.close()
-    return True
-
-
-def rebuild_from_exports(run_dir: Path, data_dir: Path | None = None) -> tuple[int, Path | None]:
-    """Rebuild ``results.sqlite`` from the exports; returns (units stored, old store kept as).
-
-    Results come from ``results.jsonl`` and audit runs from ``privacy.jsonl``; each unit's
-    messages are the transcript block that carries its name (blocks are in the order units
-    finished, like the rows). The old store, if any, is moved aside, never deleted. Rows of a
-    carry (``--format carry``) get their labels back from the run's data (``data_dir``), and
-    ``results.jsonl`` is rewritten with them.
-    """
-    from sociallearn.export.carry import is_carried, restore_labels
-
-    results = {r["unit"]: r for r in _read_jsonl(run_dir / "results.jsonl") if "unit" in r}
-    relabel = any(is_carried(row) for row in results.values())
-    if relabel:
-        # Before anything is moved: a carry that does not match the data changes nothing.
-        results = restore_labels(results, run_dir, data_dir)
-    privacy = {r["unit"]: r for r in _read_jsonl(run_dir / "privacy.jsonl") if "unit" in r}
-    if not results and not privacy:
-        raise DataError(
-            f"{run_dir}: no results.jsonl or privacy.jsonl rows to rebuild the store from"
-        )
-    blocks: dict[str, list[list[dict[str, Any]]]] = {}
-    previous: str | None = None
-    for message in _read_jsonl(run_dir / "transcript.jsonl"):
-        unit = str(message.get("unit", ""))
-        if unit != previous:
-            blocks.setdefault(unit, []).append([])
-            previous = unit
-        blocks[unit][-1].append(message)
-
-    def take(unit: str) -> list[dict[str, Any]]:
-        queue = blocks.get(unit)
-        return queue.pop(0) if queue else []
-
-    lock = lock_run_dir(run_dir)  # no writer may use the store while it is replaced
-    try:
-        kept: Path | None = None
-        old = run_dir / STORE_FILE
-        if old.exists() and _healthy(run_dir):
-            # Replacing a good store would lose units committed but not yet exported.
-            raise UserError(
-                f"{old}: readable and holds every unit the exports list; nothing to recover"
-            )
-        if old.exists():
-            kept = run_dir / f"{STORE_FILE}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
-            old.replace(kept)
-            for suffix in ("-wal", "-shm"):  # they belong to the old file: keep them with it
-                if Path(f"{old}{suffix}").exists():
-                    Path(f"{old}{suffix}").replace(f"{kept}{suffix}")
-        store = ResultsStore(run_dir, check=False)
-        try:
-            manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-            config = (run_dir / "config.yaml").read_text(encoding="utf-8")
-            store._fingerprint, store._config = manifest.get("fingerprint"), config
-        except (OSError, ValueError):
-            pass  # the first run to resume binds it
-        try:
-            for unit, row in results.items():
-                store.save(unit, row, take(unit))
-            for unit, row in privacy.items():
-                # Transcripts name an audit run in full; older ones named it by its teaching key
-                # alone, which the run's templates share, so their blocks are taken in order.
-                messages = take(unit) or take(unit.rsplit("/", 1)[0])
-                store.save(f"audit/{unit}", {"unit": unit}, messages, "audit", [row])
-        finally:
-            store.close()
-        if relabel:
-            _write_jsonl(run_dir / "results.jsonl", list(results.values()))
-    finally:
-        if lock is not None:
-            lock.close()
-    return len(results) + len(privacy), kept
