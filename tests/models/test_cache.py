@@ -146,3 +146,31 @@ def test_many_keys_are_looked_up_in_chunks(tmp_path: Path) -> None:
     found = cache.get_many(f"k{i}" for i in range(0, 1300, 2))
     assert len(found) == 600
     assert found["k1198"] == 1198
+
+
+class FileBackedModel(CountingModel):
+    """The fake, as a backend that knows the content of its model file would present it."""
+
+    def __init__(self, content_digest: str) -> None:
+        super().__init__()
+        self.content_digest = content_digest
+
+
+def test_a_model_file_replaced_at_the_same_path_is_not_served_the_old_answers(
+    tmp_path: Path,
+) -> None:
+    request = ScoreRequest(PROMPT, " spam")
+    old = FileBackedModel("aaaa")
+    CachedModel(old, tmp_path / "c.sqlite").score([request])
+    again = CachedModel(old, tmp_path / "c.sqlite")
+    again.score([request])
+    assert (again.hits, again.misses) == (1, 0)
+    # Same model id (the file's name), other bytes: every answer is asked again.
+    replaced = FileBackedModel("bbbb")
+    assert replaced.model_id == old.model_id
+    model = CachedModel(replaced, tmp_path / "c.sqlite")
+    model.score([request])
+    model.generate([PROMPT], PARAMS)
+    assert (model.hits, model.misses) == (0, 2)
+    assert len(replaced.score_batches) == 1 and len(replaced.generate_batches) == 1
+    assert model.cache_id == f"{old.model_id}#bbbb"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -218,12 +219,18 @@ def test_extra_buffers_option_is_checked_and_named_in_the_model_id() -> None:
 
 
 def test_registry_builds_the_embedded_model(embedded_gguf: Path) -> None:
+    from sociallearn.models.llamacpp import LlamaCppModel
+
     model = create_model("llamacpp:smollm2", n_ctx=64, n_threads=1)
     assert isinstance(model, LanguageModel)
     assert model.model_id == "llamacpp:smollm2-135m-instruct-q4_1"
     path_model = create_model(f"llamacpp:{embedded_gguf}", n_ctx=64, n_threads=1, seed=3)
     assert path_model.model_id == f"llamacpp:{embedded_gguf.name}@seed=3"
     assert find_embedded_gguf() == embedded_gguf
+    # Cached answers are keyed by the file's bytes too: the id names only the file.
+    digest = hashlib.sha256(embedded_gguf.read_bytes()).hexdigest()[:16]
+    assert isinstance(model, LlamaCppModel) and isinstance(path_model, LlamaCppModel)
+    assert model.content_digest == path_model.content_digest == digest
 
 
 def test_count_tokens_and_n_ctx(embedded_model: Any) -> None:

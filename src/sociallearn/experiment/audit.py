@@ -24,8 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from sociallearn.errors import ConfigError, UserError
+from sociallearn.experiment.bindings import Bindings, check_inputs
 from sociallearn.experiment.config import ExperimentConfig
-from sociallearn.experiment.data_identity import bind_key, check_data
 from sociallearn.experiment.executors import Executor, Job, JobResult
 from sociallearn.experiment.executors.local import LocalExecutor
 from sociallearn.experiment.plan import audit_cost
@@ -219,7 +219,7 @@ def run_audit(
         done = store.done("audit")
         mine = [key for i, key in enumerate(keys) if _snake(i, parts) == part - 1]
         todo = [(k, t) for k, t in mine if audit_store_key(k, t) not in done]
-        data_digests = check_data(store, bench, (k.task for k, _ in todo))
+        bindings = check_inputs(store, config, bench, (k.task for k, _ in todo))
         store.export()  # in step with the store before units are appended
         n_done = sum(audit_store_key(k, t) in done for k, t in keys)
         share = f"; shard {part}/{parts}: {len(todo)} of its {len(mine)} to do" if parts > 1 else ""
@@ -235,7 +235,7 @@ def run_audit(
             console=console,
         ) as progress:
             bar = progress.add_task("canary runs", total=len(mine), completed=len(mine) - len(todo))
-            events = _AuditEvents(store, progress, bar, parts == 1, data_digests)
+            events = _AuditEvents(store, progress, bar, parts == 1, bindings)
             executor.run(config, jobs, events, bench)
         store.export()
         rows = store.extra_rows("audit")
@@ -262,14 +262,14 @@ class _AuditEvents:
         progress: Progress,
         bar: TaskID,
         export_each: bool,
-        data_digests: dict[str, str],
+        bindings: Bindings,
     ):
         self.store = store
         self.progress = progress
         self.bar = bar
         # Shards sharing a directory could interleave appends; they export at the end.
         self.export_each = export_each
-        self.data_digests = data_digests  # bound with each task's first stored run
+        self.bindings = bindings  # bound with the first run stored under them
         self.computed = 0
 
     def started(self, job: Job) -> None:
@@ -283,14 +283,13 @@ class _AuditEvents:
 
     def finished(self, result: JobResult) -> None:
         unit = result.job.key
-        data = bind_key(result.job.unit.task)
         self.store.save(
             unit,
             result.row,
             result.messages,
             kind="audit",
             extra_rows=result.extra_rows,
-            bind={data: self.data_digests[data]},
+            bind=self.bindings.for_unit(result.job.unit.task),
         )
         if self.export_each:
             self.store.export_unit(unit)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import DataError, UserError
-from sociallearn.experiment.data_identity import recorded_binding
+from sociallearn.experiment.bindings import recorded_binding
 from sociallearn.experiment.store import (
     STORE_FILE,
     ResultsStore,

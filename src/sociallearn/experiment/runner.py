@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sociallearn.errors import ConfigError
+from sociallearn.experiment.bindings import Bindings, check_inputs
 from sociallearn.experiment.config import ExperimentConfig
-from sociallearn.experiment.data_identity import bind_key, check_data
 from sociallearn.experiment.executors import Executor, Job, JobResult
 from sociallearn.experiment.executors.base import Warn, warn_on_stderr
 from sociallearn.experiment.executors.local import LocalExecutor
@@ -80,12 +80,12 @@ class _RunEvents:
         store: ResultsStore,
         reporter: RunReporter,
         n_items: dict[str, int],
-        data_digests: dict[str, str],
+        bindings: Bindings,
     ) -> None:
         self.store = store
         self.reporter = reporter
         self.n_items = n_items
-        self.data_digests = data_digests  # bound with each task's first stored unit
+        self.bindings = bindings  # bound with the first unit stored under them
         self.computed = 0
 
     def started(self, job: Job) -> None:
@@ -96,8 +96,8 @@ class _RunEvents:
 
     def finished(self, result: JobResult) -> None:
         key = result.job.key
-        data = bind_key(result.job.unit.task)
-        self.store.save(key, result.row, result.messages, bind={data: self.data_digests[data]})
+        bind = self.bindings.for_unit(result.job.unit.task)
+        self.store.save(key, result.row, result.messages, bind=bind)
         self.store.export_unit(key)
         self.computed += 1
         self.reporter.unit_finished(result.job.unit, result.row)
@@ -122,9 +122,11 @@ def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
         "platform": platform_info(),
     }
     previous = _read_manifest(run_dir)
-    if isinstance(previous.get("data"), dict):
-        # Each task's data digest, from the starts that ran it (experiment/data_identity.py).
-        manifest["data"] = previous["data"]
+    for inputs in ("data", "models"):
+        # Digests of each task's data and model file, from the starts that computed units
+        # (experiment/bindings.py).
+        if isinstance(previous.get(inputs), dict):
+            manifest[inputs] = previous[inputs]
     (run_dir / "run.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
@@ -298,14 +300,14 @@ def run_experiment(
         store.export()  # in step with the store before units are appended
         bench = Workbench(config, config.run_dir / "cache.sqlite" if config.cache else None)
         preflight(config, bench, todo, warn)  # before the progress display: errors read plainly
-        data_digests = check_data(store, bench, (key.task for key in todo))
+        bindings = check_inputs(store, config, bench, (key.task for key in todo))
         reporter.start(len(all_units), len(all_units) - len(todo))
         n_items: dict[str, int] = {}
         for key in todo:
             n = len(bench.data(key.task).test)
             n_items[key.task] = min(n, config.limit) if config.limit else n
         jobs = unit_jobs(config, bench, todo, all_units)
-        events = _RunEvents(store, reporter, n_items, data_digests)
+        events = _RunEvents(store, reporter, n_items, bindings)
         executor.run(config, jobs, events, bench)
         store.export()
         rows = store.rows()

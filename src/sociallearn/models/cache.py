@@ -255,13 +255,20 @@ class CachedModel:
     def model_id(self) -> str:
         return self.model.model_id
 
+    @property
+    def cache_id(self) -> str:
+        """What cache keys name: the model id, and the content of a local model file where the
+        backend knows it (``content_digest``), so a file replaced at the same path misses."""
+        digest = getattr(self.model, "content_digest", None)
+        return f"{self.model_id}#{digest}" if digest else self.model_id
+
     def _refuse(self, what: str, why: str) -> BackendError:
         return BackendError(
             f"model {self.model_id} returned an unusable {what} ({why}); nothing was stored"
         )
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Completion]:
-        mid = self.model_id
+        mid = self.cache_id
         indices = sample_indices(prompts)
         keys = [generation_key(mid, p, params, j) for p, j in zip(prompts, indices, strict=True)]
         found = {k: v for k, v in self.cache.get_many(keys).items() if not completion_problem(v)}
@@ -288,7 +295,7 @@ class CachedModel:
         return [Completion(**found[k]) for k in keys]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
-        mid = self.model_id
+        mid = self.cache_id
         keys = [score_key(mid, r) for r in requests]
         found: dict[str, Any] = {}
         stored = self.cache.get_many(keys)

@@ -41,6 +41,7 @@ from sociallearn.models.base import (
     sample_indices,
 )
 from sociallearn.models.embedded import resolve_model_path
+from sociallearn.models.file_digest import file_digest
 from sociallearn.models.gguf_weights import reencoded_gguf
 from sociallearn.models.llamacpp_batch import Lanes, lane_context
 from sociallearn.models.llamacpp_load import load_llama
@@ -118,6 +119,9 @@ class LlamaCppModel:
             tokens of KV cache, so the cache takes ``batch + 1`` times the memory.
         extra_buffers: llama.cpp's extra CPU buffer types (AMX, repacked K-quants); ``None``: on
             unless the CPU advertises AMX (:mod:`.llamacpp_load`). Set, part of the id.
+
+    ``content_digest`` is the file's content (:mod:`.file_digest`): cached answers are keyed by
+    it too, so a file replaced at the same path is never served the old file's answers.
     """
 
     def __init__(
@@ -143,6 +147,7 @@ class LlamaCppModel:
             raise UserError(f"model file not found: {model_path} (expected a .gguf file)")
         if n_ctx < 8:
             raise UserError(f"option n_ctx: expected an integer >= 8, got {n_ctx}")
+        self.content_digest = file_digest(path)
         max_batch = int(llama_cpp.llama_max_parallel_sequences()) - 1
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= max_batch:
             raise UserError(

@@ -314,7 +314,7 @@ def identity(config: ExperimentConfig, bench: Workbench) -> Identity:
 
 def data_digest(config: ExperimentConfig, bench: Workbench) -> str:
     """Hash of the examples every task of the config draws from (pool and test set)."""
-    from sociallearn.experiment.data_identity import task_digest
+    from sociallearn.experiment.bindings import task_digest
 
     digest = hashlib.sha256()
     for name in config.tasks:

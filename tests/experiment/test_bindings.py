@@ -14,7 +14,7 @@ from cli_helpers import _cli, _one_error_line
 from fake_runs import fake_audit_config, fake_run_config, result_rows
 from sociallearn.errors import DataError
 from sociallearn.experiment.audit import run_audit
-from sociallearn.experiment.data_identity import bind_key, task_digest
+from sociallearn.experiment.bindings import check_inputs, task_digest
 from sociallearn.experiment.recover import rebuild_from_exports
 from sociallearn.experiment.runner import run_experiment
 from sociallearn.experiment.store import ResultsStore
@@ -62,7 +62,7 @@ def test_the_first_unit_of_a_task_binds_its_digest(tmp_path: Path) -> None:
         bound = store.bound("data:")
     finally:
         store.close()
-    assert bound == {bind_key("sms_spam"): task_digest(Workbench(config).data("sms_spam"))}
+    assert bound == {"data:sms_spam": task_digest(Workbench(config).data("sms_spam"))}
     # A grid that only reuses finished units checks nothing: it computes nothing either.
     _spam_csv(data, flipped=3)
     assert run_experiment(config).computed == 0
@@ -102,7 +102,7 @@ def test_a_rebuilt_store_is_bound_to_the_data_its_units_were_computed_on(
     assert rebuild_from_exports(run_dir)[0] == 2
     store = ResultsStore(run_dir)
     try:
-        assert store.bound("data:") == {bind_key("sms_spam"): digest}
+        assert store.bound("data:") == {"data:sms_spam": digest}
     finally:
         store.close()
     _spam_csv(data, flipped=3)
@@ -140,3 +140,27 @@ def test_the_cli_says_so_in_one_error_line(tmp_path: Path) -> None:
     _spam_csv(data, flipped=3)
     line = _one_error_line(_cli(*args, "--seeds", "2", str(config)))
     assert "its sms_spam units were computed on other data" in line
+
+
+def test_a_model_file_replaced_at_its_path_is_refused_on_resume(tmp_path: Path) -> None:
+    # The check reads the file, it does not load it: any bytes stand in for a GGUF here.
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF one quantisation")
+    data = _spam_csv(tmp_path / "spam.csv")
+    config = fake_run_config(tmp_path / "r", GRID, data_file=data, model=f"llamacpp:{model}")
+    bench = Workbench(config)
+    store = ResultsStore(tmp_path / "r")
+    try:
+        bindings = check_inputs(store, config, bench, ["sms_spam"])
+        assert set(bindings.for_unit("sms_spam")) == {"data:sms_spam", f"model:llamacpp:{model}"}
+        store.save("sms_spam/zero_shot/n=0/-/seed=0", {}, [], bind=bindings.for_unit("sms_spam"))
+        model.write_bytes(b"GGUF another quantisation")
+        with pytest.raises(DataError, match=r"computed with another file at .*m.gguf \(digest"):
+            check_inputs(store, config, bench, ["sms_spam"])
+        model.write_bytes(b"GGUF one quantisation")
+        assert check_inputs(store, config, bench, ["sms_spam"]) == bindings
+        # Nothing to compute: nothing is read or checked.
+        model.write_bytes(b"GGUF another quantisation")
+        assert check_inputs(store, config, bench, []).models == {}
+    finally:
+        store.close()

@@ -1,0 +1,149 @@
+"""What a run directory's units were computed from, bound like the config: each task's data and
+each local model file.
+
+The config fingerprint covers the settings, not the inputs they name. A data file edited in
+place, a task whose data now come from another source (the folder named by ``--data-dir`` lacks
+it and a registry package stands in, ``SOCIALLEARN_DATA_DIR`` points elsewhere), or a GGUF
+replaced at the same path (another quantisation, an updated embedded-model package) would
+resume under the same fingerprint and put units of two datasets or two models in one table.
+So each task's examples (the teachers' pool and the test set, as split) and each llama.cpp
+model file are hashed; the digests are bound in the store with the first unit stored under them
+and checked before any unit runs again. ``run.json`` records them, so ``recover`` binds a rebuilt
+store again and a carry keeps them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sociallearn.errors import DataError
+
+if TYPE_CHECKING:
+    from sociallearn.experiment.config import ExperimentConfig
+    from sociallearn.experiment.store import ResultsStore
+    from sociallearn.experiment.workbench import Workbench
+    from sociallearn.tasks.base import TaskData
+
+_DATA = "data:"
+_MODEL = "model:"
+_AGAIN = "put back the {what} the run used, or use --out for a new directory"
+
+
+def task_digest(data: TaskData) -> str:
+    """Hash of one task's examples: ids, fields, targets, in the order the split gives them."""
+    digest = hashlib.sha256()
+    for part in (data.pool, data.test):
+        rows = [[e.uid, dict(e.fields), e.target, e.verbatim] for e in part]
+        digest.update(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()[:16]
+
+
+def model_files(config: ExperimentConfig) -> dict[str, Path]:
+    """The local file of each role's model spec, where it has one (llama.cpp GGUFs)."""
+    from sociallearn.models.embedded import resolve_model_path
+    from sociallearn.models.registry import split_spec
+
+    files: dict[str, Path] = {}
+    for spec in (config.teacher_spec(), config.student_spec()):
+        provider, name = split_spec(spec)
+        if provider == "llamacpp":
+            files[spec] = resolve_model_path(name)[0]
+    return files
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """The digests this start computes under: each task's data and each local model file."""
+
+    data: Mapping[str, str]  # task -> digest
+    models: Mapping[str, str]  # model spec -> digest
+
+    def for_unit(self, task: str) -> dict[str, str]:
+        """The store meta values a unit of ``task`` binds (see ``ResultsStore.save``)."""
+        return {
+            _DATA + task: self.data[task],
+            **{_MODEL + spec: digest for spec, digest in self.models.items()},
+        }
+
+
+def check_inputs(
+    store: ResultsStore, config: ExperimentConfig, bench: Workbench, tasks: Iterable[str]
+) -> Bindings:
+    """The digests the units of ``tasks`` will bind; refuses inputs the directory's units were
+    not computed from.
+
+    Raises :class:`DataError` when the directory holds units of a task computed on other data,
+    or units computed with another file at a model's path. Directories made before digests were
+    kept have none bound: their next unit binds them. The digests go to ``run.json``.
+    """
+    from sociallearn.models.file_digest import file_digest
+
+    names = sorted(set(tasks))
+    if not names:
+        return Bindings({}, {})  # nothing will be computed
+    bound = store.bound("")
+    data: dict[str, str] = {}
+    recorded: dict[str, dict[str, str]] = {}
+    for task in names:
+        task_data = bench.data(task)
+        now, then = task_digest(task_data), bound.get(_DATA + task)
+        if then is not None and then != now:
+            raise DataError(
+                f"{store.run_dir}: its {task} units were computed on other data (digest {then}); "
+                f"{task}'s data now hash to {now} ({task_data.origin}): a data file was edited "
+                "or the data come from another source; " + _AGAIN.format(what="data")
+            )
+        data[task] = now
+        recorded[task] = {"digest": now, "origin": task_data.origin}
+    models: dict[str, str] = {}
+    files: dict[str, dict[str, str]] = {}
+    for spec, path in model_files(config).items():
+        now, then = file_digest(path), bound.get(_MODEL + spec)
+        if then is not None and then != now:
+            raise DataError(
+                f"{store.run_dir}: its units were computed with another file at {path} "
+                f"(digest {then}; it now hashes to {now}): the model file was replaced; "
+                + _AGAIN.format(what="model file")
+            )
+        models[spec] = now
+        files[spec] = {"digest": now, "path": str(path)}
+    _record(store.run_dir / "run.json", {"data": recorded, "models": files})
+    return Bindings(data, models)
+
+
+def recorded_binding(
+    manifest: Mapping[str, Any], unit: str, *, audit: bool = False
+) -> dict[str, str]:
+    """What a stored unit binds, from the digests ``run.json`` records (none where absent).
+
+    ``unit``: a grid unit's key, or an audit run's (one more part: its template).
+    """
+    task = unit.rsplit("/", 5 if audit else 4)[0]
+    out: dict[str, str] = {}
+    for entry, prefix, names in (("data", _DATA, [task]), ("models", _MODEL, None)):
+        table = manifest.get(entry)
+        if not isinstance(table, dict):
+            continue
+        for name in names if names is not None else list(table):
+            item = table.get(name)
+            if isinstance(item, dict) and isinstance(item.get("digest"), str):
+                out[prefix + name] = item["digest"]
+    return out
+
+
+def _record(manifest_path: Path, entries: Mapping[str, Mapping[str, dict[str, str]]]) -> None:
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no manifest to add to (a library call that wrote none): the store binds anyway
+    if not isinstance(manifest, dict):
+        return
+    for name, recorded in entries.items():
+        previous = manifest.get(name)
+        manifest[name] = {**(previous if isinstance(previous, dict) else {}), **recorded}
+    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -1,0 +1,32 @@
+"""The content digest of a local model file: the bytes, not the path or the name."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from sociallearn.errors import UserError
+from sociallearn.models.file_digest import file_digest
+
+
+def test_the_digest_is_the_files_sha256_and_follows_its_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "m.gguf"
+    path.write_bytes(b"GGUF" + bytes(range(256)) * 5000)
+    assert file_digest(path) == hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    before = file_digest(path)
+    stat = path.stat()
+    # Replaced by a file of the same size (and, with cp -p, the same time): the inode differs.
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF" + bytes(reversed(range(256))) * 5000)
+    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    other.replace(path)
+    assert file_digest(path) != before
+    assert file_digest(path) == hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def test_an_unreadable_model_file_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"missing.gguf: cannot read the model file"):
+        file_digest(tmp_path / "missing.gguf")
