@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,28 @@ def test_copy_is_made_once_and_scores_like_the_original(
     assert copy.n_tokens == original.n_tokens
     assert np.allclose(copy.token_logprobs, original.token_logprobs, atol=0.5)
     assert abs(copy.mean_logprob - original.mean_logprob) < 0.2
+
+
+def test_a_source_copied_over_with_its_size_and_time_is_converted_again(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import llama_cpp
+
+    converted: list[str] = []
+
+    def quantize(source: bytes, target: bytes, params: Any) -> int:
+        converted.append(source.decode())
+        Path(target.decode()).write_bytes(b"converted")
+        return 0
+
+    monkeypatch.setattr(llama_cpp, "llama_model_quantize", quantize)
+    source = tmp_path / "m.gguf"
+    source.write_bytes(b"GGUF first weights")
+    first = reencoded_gguf(source, "f32", into=tmp_path / "out")
+    assert reencoded_gguf(source, "f32", into=tmp_path / "out") == first and len(converted) == 1
+    stat = source.stat()
+    time.sleep(0.05)  # a tick of the kernel's coarse file clock, so the change time moves
+    source.write_bytes(b"GGUF other weights")  # same size, and (as cp -p would) the same time
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    second = reencoded_gguf(source, "f32", into=tmp_path / "out")
+    assert second != first and converted == [str(source)] * 2

@@ -17,7 +17,6 @@ llama.cpp widens bf16 to f32 in software and the f32 file is the faster one.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
 import sys
@@ -71,14 +70,16 @@ def _warn_if_emulated(weights: str) -> None:
 def reencoded_gguf(source: Path, weights: str, *, into: Path | None = None) -> Path:
     """``source`` with its weights stored as ``weights``: made on first use, then reused.
 
-    The derived file is named after the source's name, size and modification time, so a changed
-    source is converted again. It is written under a temporary name and renamed into place, so
-    an interrupted conversion never leaves a truncated model behind.
+    The derived file is named after the source's bytes (:func:`.file_digest.file_digest`), so a
+    changed source is converted again, even one copied over the old with its size and time. It
+    is written under a temporary name and renamed into place, so an interrupted conversion never
+    leaves a truncated model behind.
     """
+    from sociallearn.models.file_digest import file_digest
+
     ftype = _ftype(weights)
     _warn_if_emulated(weights)
-    stat = source.stat()
-    tag = hashlib.sha256(f"{source.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    tag = file_digest(source)
     folder = into or cache_dir() / "models"
     target = folder / f"{source.stem}.{weights}.{tag[:12]}.gguf"
     if target.is_file():
