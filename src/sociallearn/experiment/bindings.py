@@ -6,8 +6,8 @@ place, a task whose data now come from another source (the folder named by ``--d
 it and a registry package stands in, ``SOCIALLEARN_DATA_DIR`` points elsewhere), or a GGUF
 replaced at the same path (another quantisation, an updated embedded-model package) would
 resume under the same fingerprint and put units of two datasets or two models in one table.
-So each task's examples (the teachers' pool and the test set, as split) and each llama.cpp
-model file are hashed; the digests are bound in the store with the first unit stored under them
+So each task's examples (the teachers' pool and the test set, as split) and each local model
+file (a GGUF) are hashed; the digests are bound in the store with the first unit stored under them
 and checked before any unit runs again. ``run.json`` records them, so ``recover`` binds a rebuilt
 store again and a carry keeps them.
 """
@@ -44,8 +44,10 @@ def task_digest(data: TaskData) -> str:
 
 
 def model_files(config: ExperimentConfig) -> dict[str, Path]:
-    """The local file of each role's model spec, where it has one (llama.cpp GGUFs)."""
+    """The local file of each role's model spec, where it has one: a GGUF, run by llama.cpp or
+    read by transformers (a transformers directory or hub id is not hashed)."""
     from sociallearn.models.embedded import resolve_model_path
+    from sociallearn.models.hf import resolve_gguf
     from sociallearn.models.registry import split_spec
 
     files: dict[str, Path] = {}
@@ -53,6 +55,8 @@ def model_files(config: ExperimentConfig) -> dict[str, Path]:
         provider, name = split_spec(spec)
         if provider == "llamacpp":
             files[spec] = resolve_model_path(name)[0]
+        elif provider == "hf" and (gguf := resolve_gguf(name)) is not None:
+            files[spec] = gguf
     return files
 
 

@@ -33,6 +33,7 @@ from sociallearn.models.base import (
     derive_seed,
     sample_indices,
 )
+from sociallearn.models.file_digest import file_digest
 
 _INSTALL_HINT = (
     "the hf backend needs transformers and torch: pip install 'sociallearn[hf]' "
@@ -70,19 +71,17 @@ def converted_directory(gguf: Path, *, into: Path | None = None) -> Path:
 
     transformers reads a GGUF file slowly (about a minute for SmolLM2-135M on a busy 2-core
     machine, mostly parsing metadata in Python), while the saved directory loads in seconds; a
-    vLLM server also needs this format. Named after the file's name, size and modification time
-    (like :func:`~sociallearn.models.gguf_weights.reencoded_gguf`), written under a temporary
-    name and renamed into place, so an interrupted conversion leaves nothing half-made.
+    vLLM server also needs this format. Named after the file's bytes (like
+    :func:`~sociallearn.models.gguf_weights.reencoded_gguf`), written under a temporary name and
+    renamed into place, so an interrupted conversion leaves nothing half-made.
     """
-    import hashlib
     import shutil
     import sys
     import tempfile
 
     from sociallearn.models.gguf_weights import CACHE_ENV, cache_dir
 
-    stat = gguf.stat()
-    tag = hashlib.sha256(f"{gguf.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    tag = file_digest(gguf)
     folder = into or cache_dir() / "models"
     target = folder / f"{gguf.stem}.hf.{tag[:12]}"
     if (target / "config.json").is_file():
@@ -149,6 +148,8 @@ class HFModel:
         if not name:
             raise UserError("--model hf:<model id or path>: the model name is missing")
         gguf = resolve_gguf(name)  # a missing file is reported before the slow imports
+        # A GGUF's bytes key the response cache (see CachedModel.cache_id); a directory's do not.
+        self.content_digest = file_digest(gguf) if gguf is not None else None
         self._torch, transformers = _import_hf()
         torch_dtype = getattr(self._torch, dtype, None)
         if not isinstance(torch_dtype, self._torch.dtype):
