@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from sociallearn.errors import DataError, UserError
-from sociallearn.jsonl import Row, last_per_unit, parse_jsonl, read_jsonl, write_jsonl
+from sociallearn.jsonl import (
+    Row,
+    last_per_unit,
+    parse_jsonl,
+    read_jsonl,
+    write_jsonl,
+    write_text_atomic,
+)
 
 
 def test_strict_reading_names_the_file_and_line() -> None:
@@ -56,3 +63,14 @@ def test_last_row_per_unit_wins_and_rows_without_a_unit_stay() -> None:
         {"v": "loose"},
         {"unit": None, "v": "none"},
     ]
+
+
+def test_a_text_replaced_whole_keeps_the_old_file_when_the_write_fails(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    write_text_atomic(path, '{"fingerprint": "a"}', mode=0o644)
+    assert path.read_text() == '{"fingerprint": "a"}' and path.stat().st_mode & 0o777 == 0o644
+    (tmp_path / "blocked").mkdir()
+    (tmp_path / "blocked" / "x").write_text("")  # a non-empty folder cannot be replaced
+    with pytest.raises(UserError, match=r"blocked: cannot write \(.*\); rerun"):
+        write_text_atomic(tmp_path / "blocked", "{}", after="rerun")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked", "run.json"]

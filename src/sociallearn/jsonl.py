@@ -59,6 +59,18 @@ def write_jsonl(
 
     An OS error is one :class:`UserError`: ``"{path}: {doing} ({reason}); {after}"``.
     """
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    write_text_atomic(path, text, doing=doing, after=after)
+
+
+def write_text_atomic(
+    path: Path, text: str, *, doing: str = "cannot write", after: str = "", mode: int | None = None
+) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic replace, so a crash
+    leaves the old file or the new one, never half of one (see :func:`write_jsonl`).
+
+    The file is private to its owner (the temporary file's mode) unless ``mode`` says otherwise.
+    """
     tail = f"; {after}" if after else ""
     # A temporary name of our own: two processes writing at once must not share one.
     try:
@@ -67,8 +79,9 @@ def write_jsonl(
         raise UserError(f"{path}: {doing} ({exc.strerror or exc}){tail}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(text)
+        if mode is not None:
+            Path(tmp).chmod(mode)
         Path(tmp).replace(path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

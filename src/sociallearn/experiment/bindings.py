@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sociallearn.errors import DataError
+from sociallearn.jsonl import write_text_atomic
 
 if TYPE_CHECKING:
     from sociallearn.experiment.config import ExperimentConfig
@@ -150,4 +151,4 @@ def _record(manifest_path: Path, entries: Mapping[str, Mapping[str, dict[str, st
     for name, recorded in entries.items():
         previous = manifest.get(name)
         manifest[name] = {**(previous if isinstance(previous, dict) else {}), **recorded}
-    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2), mode=0o644)

@@ -20,6 +20,7 @@ from sociallearn.experiment.plan import unit_cost
 from sociallearn.experiment.store import ResultsStore
 from sociallearn.experiment.units import UnitKey, expand_units, teaching_leaders
 from sociallearn.experiment.workbench import Workbench
+from sociallearn.jsonl import write_text_atomic
 from sociallearn.tasks.base import Example, Task
 
 
@@ -109,7 +110,9 @@ def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
     from sociallearn.models.platform_info import platform_info
 
     run_dir = config.run_dir
-    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    # Replaced whole (a crash never leaves half a manifest: recover reads its bindings), and
+    # readable by others like any file the user writes.
+    write_text_atomic(run_dir / "config.yaml", config.to_yaml(), mode=0o644)
     manifest = {
         "sociallearn_version": __version__,
         "python": platform.python_version(),
@@ -127,7 +130,7 @@ def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
         # (experiment/bindings.py).
         if isinstance(previous.get(inputs), dict):
             manifest[inputs] = previous[inputs]
-    (run_dir / "run.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    write_text_atomic(run_dir / "run.json", json.dumps(manifest, indent=2), mode=0o644)
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
