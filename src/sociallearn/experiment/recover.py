@@ -1,8 +1,9 @@
 """Rebuilding a run directory's store from its exports or a carry (``sociallearn recover``).
 
 The store is the authoritative copy; its exports hold every stored unit too (rows, transcripts,
-audit rows), and ``run.json`` the fingerprint and each task's data digest, so a store that is
-lost, emptied or corrupt can be rebuilt from them with the same bindings.
+audit rows), and ``run.json`` the fingerprint and the digests of each task's data and each
+model file (:mod:`.bindings`), so a store that is lost, emptied or corrupt can be rebuilt from
+them with the same bindings.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def rebuild_from_exports(run_dir: Path, data_dir: Path | None = None) -> tuple[i
             pass  # the first run to resume binds them
         try:
             for unit, row in results.items():
-                # Each unit binds its task's data digest again, as when it was computed.
+                # Each unit binds its task's data and the model files again, as when computed.
                 store.save(unit, row, take(unit), bind=recorded_binding(manifest, unit))
             for unit, row in privacy.items():
                 # Transcripts name an audit run in full; older ones named it by its teaching key
