@@ -141,13 +141,19 @@ def recorded_binding(
     return out
 
 
-def _record(manifest_path: Path, entries: Mapping[str, Mapping[str, dict[str, str]]]) -> None:
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """``run_dir``'s ``run.json``; empty where it is missing or not a JSON object."""
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _record(manifest_path: Path, entries: Mapping[str, Mapping[str, dict[str, str]]]) -> None:
+    manifest = read_manifest(manifest_path.parent)
+    if not manifest:
         return  # no manifest to add to (a library call that wrote none): the store binds anyway
-    if not isinstance(manifest, dict):
-        return
     for name, recorded in entries.items():
         previous = manifest.get(name)
         manifest[name] = {**(previous if isinstance(previous, dict) else {}), **recorded}

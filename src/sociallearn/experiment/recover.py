@@ -8,13 +8,12 @@ them with the same bindings.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from sociallearn.errors import DataError, UserError
-from sociallearn.experiment.bindings import recorded_binding
+from sociallearn.experiment.bindings import read_manifest, recorded_binding
 from sociallearn.experiment.store import (
     STORE_FILE,
     ResultsStore,
@@ -88,14 +87,12 @@ def rebuild_from_exports(run_dir: Path, data_dir: Path | None = None) -> tuple[i
                 if Path(f"{old}{suffix}").exists():
                     Path(f"{old}{suffix}").replace(f"{kept}{suffix}")
         store = ResultsStore(run_dir, check=False)
-        manifest: dict[str, Any] = {}
+        manifest = read_manifest(run_dir)
         try:
-            read = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
             config = (run_dir / "config.yaml").read_text(encoding="utf-8")
-            if isinstance(read, dict):
-                manifest = read
+            if manifest:
                 store._fingerprint, store._config = manifest.get("fingerprint"), config
-        except (OSError, ValueError):
+        except OSError:
             pass  # the first run to resume binds them
         try:
             for unit, row in results.items():

@@ -7,11 +7,10 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from sociallearn.errors import ConfigError
-from sociallearn.experiment.bindings import Bindings, check_inputs
+from sociallearn.experiment.bindings import Bindings, check_inputs, read_manifest
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.executors import Executor, Job, JobResult
 from sociallearn.experiment.executors.base import Warn, warn_on_stderr
@@ -124,21 +123,13 @@ def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
         # CPU instruction sets and llama.cpp build: results move across them (docs/backends.md).
         "platform": platform_info(),
     }
-    previous = _read_manifest(run_dir)
+    previous = read_manifest(run_dir)
     for inputs in ("data", "models"):
         # Digests of each task's data and model file, from the starts that computed units
         # (experiment/bindings.py).
         if isinstance(previous.get(inputs), dict):
             manifest[inputs] = previous[inputs]
     write_text_atomic(run_dir / "run.json", json.dumps(manifest, indent=2), mode=0o644)
-
-
-def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
 
 
 def open_store(config: ExperimentConfig, *, shared: bool = False) -> ResultsStore:
