@@ -155,12 +155,38 @@ def test_a_model_file_replaced_at_its_path_is_refused_on_resume(tmp_path: Path) 
         assert set(bindings.for_unit("sms_spam")) == {"data:sms_spam", f"model:llamacpp:{model}"}
         store.save("sms_spam/zero_shot/n=0/-/seed=0", {}, [], bind=bindings.for_unit("sms_spam"))
         model.write_bytes(b"GGUF another quantisation")
-        with pytest.raises(DataError, match=r"computed with another file at .*m.gguf \(digest"):
+        with pytest.raises(DataError, match=r"computed with other weights at .*m.gguf \(digest"):
             check_inputs(store, config, bench, ["sms_spam"])
         model.write_bytes(b"GGUF one quantisation")
         assert check_inputs(store, config, bench, ["sms_spam"]) == bindings
         # Nothing to compute: nothing is read or checked.
         model.write_bytes(b"GGUF another quantisation")
         assert check_inputs(store, config, bench, []).models == {}
+    finally:
+        store.close()
+
+
+def test_a_transformers_directory_is_bound_by_its_files(tmp_path: Path) -> None:
+    # hf:<directory>: its top-level files are what from_pretrained reads (any bytes stand in).
+    model = tmp_path / "tiny"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "llama"}')
+    (model / "model.safetensors").write_bytes(b"weights, one fine-tune")
+    data = _spam_csv(tmp_path / "spam.csv")
+    config = fake_run_config(tmp_path / "r", GRID, data_file=data, model=f"hf:{model}")
+    bench = Workbench(config)
+    store = ResultsStore(tmp_path / "r")
+    try:
+        bindings = check_inputs(store, config, bench, ["sms_spam"])
+        store.save("sms_spam/zero_shot/n=0/-/seed=0", {}, [], bind=bindings.for_unit("sms_spam"))
+        assert set(bindings.models) == {f"hf:{model}"}
+        # A file nobody loads (a subfolder's copy, a hidden file) does not move the digest.
+        (model / "original").mkdir()
+        (model / "original" / "consolidated.pth").write_bytes(b"the same weights, another format")
+        (model / ".gitattributes").write_text("*.safetensors filter=lfs")
+        assert check_inputs(store, config, bench, ["sms_spam"]) == bindings
+        (model / "model.safetensors").write_bytes(b"weights, another fine-tune")
+        with pytest.raises(DataError, match=r"computed with other weights at .*tiny \(digest"):
+            check_inputs(store, config, bench, ["sms_spam"])
     finally:
         store.close()

@@ -241,6 +241,60 @@ def test_seeded_samples_are_reproducible_and_differ(hf_model: Any) -> None:
         assert "\n\n" not in completion.text and completion.logprob_sum < 0
 
 
+def test_where_a_spec_loads_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory, or a hub id's snapshot in the local hub cache; ``None`` for the rest."""
+    pytest.importorskip("huggingface_hub")
+    import huggingface_hub.constants
+
+    from sociallearn.models.hf import resolve_local_model
+
+    snapshot = _hub_snapshot(tmp_path / "hub", "acme/tiny", {"config.json": tmp_path / "c"})
+    (tmp_path / "c").write_text("{}")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert resolve_local_model("acme/tiny") == snapshot
+    assert resolve_local_model(str(tmp_path)) == tmp_path
+    assert resolve_local_model("acme/not-cached") is None
+    assert resolve_local_model("not a hub id") is None
+
+
+def _hub_snapshot(cache: Path, repo: str, files: dict[str, Path]) -> Path:
+    """The hub cache's layout: refs/main names the snapshot, whose files link to the blobs."""
+    folder = cache / ("models--" + repo.replace("/", "--"))
+    snapshot = folder / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    (folder / "refs").mkdir()
+    (folder / "refs" / "main").write_text("0123abcd")
+    for name, target in files.items():
+        (snapshot / name).symlink_to(target)
+    return snapshot
+
+
+@pytest.mark.hf
+def test_a_cached_hub_id_runs_its_snapshot_without_the_hub(
+    hf_model: Any, sms_requests: list[ScoreRequest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hf:<hub id>`` in the local cache loads that snapshot (hashed) with no hub to reach."""
+    import huggingface_hub.constants
+
+    from sociallearn.models.embedded import find_embedded_gguf
+    from sociallearn.models.file_digest import model_digest
+    from sociallearn.models.hf import converted_directory
+
+    directory = converted_directory(find_embedded_gguf())
+    files = {p.name: p for p in directory.iterdir() if p.is_file()}
+    snapshot = _hub_snapshot(tmp_path / "hub", "acme/smollm2-f32", files)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")  # no hub
+    model = create_model("hf:acme/smollm2-f32", n_threads=1)
+    assert model.model_id == "hf:acme/smollm2-f32"
+    digest = getattr(model, "content_digest", None)
+    assert digest == model_digest(snapshot) == model_digest(directory)
+    # The same float weights as the embedded GGUF's conversion: the same scores.
+    ours, theirs = model.score(sms_requests[:4]), hf_model.score(sms_requests[:4])
+    assert [s.token_logprobs for s in ours] == [s.token_logprobs for s in theirs]
+
+
 @pytest.mark.hf
 def test_sociallearn_run_with_the_hf_backend(tmp_path: Path) -> None:
     """A small real run: the student and teachers are the embedded model run by transformers."""

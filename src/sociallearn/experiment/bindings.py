@@ -7,9 +7,9 @@ it and a registry package stands in, ``SOCIALLEARN_DATA_DIR`` points elsewhere),
 replaced at the same path (another quantisation, an updated embedded-model package) would
 resume under the same fingerprint and put units of two datasets or two models in one table.
 So each task's examples (the teachers' pool and the test set, as split) and each local model
-file (a GGUF) are hashed; the digests are bound in the store with the first unit stored under them
-and checked before any unit runs again. ``run.json`` records them, so ``recover`` binds a rebuilt
-store again and a carry keeps them.
+(a GGUF file, a transformers directory) are hashed; the digests are bound in the store with the
+first unit stored under them and checked before any unit runs again. ``run.json`` records them,
+so ``recover`` binds a rebuilt store again and a carry keeps them.
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def task_digest(data: TaskData) -> str:
 
 
 def model_files(config: ExperimentConfig) -> dict[str, Path]:
-    """The local file of each role's model spec, where it has one: a GGUF, run by llama.cpp or
-    read by transformers (a transformers directory or hub id is not hashed)."""
+    """The local weights of each role's model spec, where it has them: a GGUF run by llama.cpp
+    or read by transformers, a transformers directory, or a hub id's snapshot in the local hub
+    cache (a server's weights, and a hub id not cached, cannot be seen)."""
     from sociallearn.models.embedded import resolve_model_path
-    from sociallearn.models.hf import resolve_gguf
+    from sociallearn.models.hf import resolve_local_model
     from sociallearn.models.registry import split_spec
 
     files: dict[str, Path] = {}
@@ -56,8 +57,8 @@ def model_files(config: ExperimentConfig) -> dict[str, Path]:
         provider, name = split_spec(spec)
         if provider == "llamacpp":
             files[spec] = resolve_model_path(name)[0]
-        elif provider == "hf" and (gguf := resolve_gguf(name)) is not None:
-            files[spec] = gguf
+        elif provider == "hf" and (local := resolve_local_model(name)) is not None:
+            files[spec] = local
     return files
 
 
@@ -86,7 +87,7 @@ def check_inputs(
     or units computed with another file at a model's path. Directories made before digests were
     kept have none bound: their next unit binds them. The digests go to ``run.json``.
     """
-    from sociallearn.models.file_digest import file_digest
+    from sociallearn.models.file_digest import model_digest
 
     names = sorted(set(tasks))
     if not names:
@@ -108,11 +109,11 @@ def check_inputs(
     models: dict[str, str] = {}
     files: dict[str, dict[str, str]] = {}
     for spec, path in model_files(config).items():
-        now, then = file_digest(path), bound.get(_MODEL + spec)
+        now, then = model_digest(path), bound.get(_MODEL + spec)
         if then is not None and then != now:
             raise DataError(
-                f"{store.run_dir}: its units were computed with another file at {path} "
-                f"(digest {then}; it now hashes to {now}): the model file was replaced; "
+                f"{store.run_dir}: its units were computed with other weights at {path} "
+                f"(digest {then}; they now hash to {now}): the model was replaced; "
                 + _AGAIN.format(what="model file")
             )
         models[spec] = now

@@ -2,7 +2,8 @@
 
 Specs: ``hf:<directory or hub id>``; ``hf:<path>.gguf`` or ``hf:smollm2`` (the embedded GGUF),
 which transformers dequantises to float weights (needs the ``gguf`` package). Everything loads
-from local files when given a path; a hub id needs network unless it is in the local hub cache.
+from local files when given a path; a hub id in the local hub cache loads that snapshot (its
+``main``) without asking the hub, so what was hashed is what runs; an uncached hub id needs network.
 
 Scores come from the logits of a forward pass over context + continuation; generation samples
 token by token with a per-sample ``torch.Generator`` so each sample is reproducible. Like the
@@ -33,7 +34,7 @@ from sociallearn.models.base import (
     derive_seed,
     sample_indices,
 )
-from sociallearn.models.file_digest import file_digest
+from sociallearn.models.file_digest import file_digest, model_digest
 
 _INSTALL_HINT = (
     "the hf backend needs transformers and torch: pip install 'sociallearn[hf]' "
@@ -64,6 +65,24 @@ def resolve_gguf(name: str) -> Path | None:
             raise UserError(f"--model hf:{name}: model file not found (expected a .gguf file)")
         return path
     return None
+
+
+def resolve_local_model(name: str) -> Path | None:
+    """The local file or directory a spec name loads: its GGUF, its directory, or a hub id's
+    snapshot in the local hub cache; ``None`` for a hub id that is not cached."""
+    if (gguf := resolve_gguf(name)) is not None:
+        return gguf
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if importlib.util.find_spec("huggingface_hub") is None:
+        return None
+    from huggingface_hub import snapshot_download
+
+    try:  # never touches the network: only the cache's refs/main and its snapshot
+        return Path(snapshot_download(name, local_files_only=True))
+    except (OSError, ValueError):  # not cached, or not a hub id at all
+        return None
 
 
 def converted_directory(gguf: Path, *, into: Path | None = None) -> Path:
@@ -148,8 +167,10 @@ class HFModel:
         if not name:
             raise UserError("--model hf:<model id or path>: the model name is missing")
         gguf = resolve_gguf(name)  # a missing file is reported before the slow imports
-        # A GGUF's bytes key the response cache (see CachedModel.cache_id); a directory's do not.
-        self.content_digest = file_digest(gguf) if gguf is not None else None
+        local = resolve_local_model(name)
+        # The weights' bytes key the response cache (see CachedModel.cache_id); an uncached hub
+        # id is fetched by transformers and has none.
+        self.content_digest = model_digest(local) if local is not None else None
         self._torch, transformers = _import_hf()
         torch_dtype = getattr(self._torch, dtype, None)
         if not isinstance(torch_dtype, self._torch.dtype):
@@ -167,9 +188,12 @@ class HFModel:
             )
         if n_threads is not None:
             self._torch.set_num_threads(max(1, int(n_threads)))
-        source = str(converted_directory(gguf)) if gguf is not None else name
+        if gguf is not None:
+            source = str(converted_directory(gguf))
+        else:
+            source = str(local) if local is not None else name
         extra: dict[str, Any] = {}
-        if Path(source).expanduser().is_dir():
+        if local is not None:
             extra["local_files_only"] = True  # a local model never needs the hub
         try:
             self._tok = transformers.AutoTokenizer.from_pretrained(source, **extra)
