@@ -14,6 +14,7 @@ from cli_helpers import _cli, _one_error_line
 from fake_runs import fake_audit_config, fake_run_config, result_rows
 from sociallearn.errors import DataError
 from sociallearn.experiment.audit import run_audit
+from sociallearn.experiment.audit_plan import print_audit_plan
 from sociallearn.experiment.bindings import check_inputs, task_digest
 from sociallearn.experiment.recover import rebuild_from_exports
 from sociallearn.experiment.runner import run_experiment
@@ -128,6 +129,11 @@ def test_an_audit_is_bound_to_its_data_too(tmp_path: Path) -> None:
     _spam_csv(data, flipped=3)
     with pytest.raises(DataError, match="its sms_spam units were computed on other data"):
         run_audit(fake_audit_config(tmp_path / "a", 2, data_file=data), quiet)
+    said = io.StringIO()
+    print_audit_plan(
+        fake_audit_config(tmp_path / "a", 2, data_file=data), Console(file=said, width=400)
+    )
+    assert "its sms_spam units were computed on other data" in said.getvalue()
 
 
 def test_the_cli_says_so_in_one_error_line(tmp_path: Path) -> None:
@@ -140,6 +146,17 @@ def test_the_cli_says_so_in_one_error_line(tmp_path: Path) -> None:
     _spam_csv(data, flipped=3)
     line = _one_error_line(_cli(*args, "--seeds", "2", str(config)))
     assert "its sms_spam units were computed on other data" in line
+    # The dry run says so too, and still writes nothing.
+    before = (tmp_path / "r" / "results.sqlite").read_bytes()
+    dry = _cli(*args, "--seeds", "2", "--dry-run", str(config))
+    assert dry.returncode == 0, dry.stderr
+    said = " ".join(dry.stdout.split())
+    assert "note: " in said and "its sms_spam units were computed on other data" in said
+    assert "(a run there is refused)" in said
+    assert (tmp_path / "r" / "results.sqlite").read_bytes() == before
+    _spam_csv(data)
+    dry = _cli(*args, "--seeds", "2", "--dry-run", str(config))
+    assert "computed on other data" not in dry.stdout
 
 
 def test_a_model_file_replaced_at_its_path_is_refused_on_resume(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.plan import (
     CHARS_PER_TOKEN,
     TaskShape,
+    note_changed_inputs,
     print_rates,
     print_wall_times,
     prompt_seconds,
@@ -81,6 +82,7 @@ def print_audit_plan(config: ExperimentConfig, console: Console) -> None:
     todo = [(k, t) for k, t in keys if audit_store_key(k, t) not in done]
     runs = Counter((k.task, t.name, k.method) for k, t in keys)
     left = Counter((k.task, t.name, k.method) for k, t in todo)
+    note_changed_inputs(config, bench, {k.task for k, _ in todo}, console)
     rates = run_rates(config, console) if todo else "nothing left to run"
     estimates: dict[tuple[str, str, str], tuple[float, float]] = {}
     if not isinstance(rates, str):

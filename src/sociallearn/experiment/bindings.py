@@ -84,23 +84,57 @@ def check_inputs(
     not computed from.
 
     Raises :class:`DataError` when the directory holds units of a task computed on other data,
-    or units computed with another file at a model's path. Directories made before digests were
+    or units computed with other weights at a model's path. Directories made before digests were
     kept have none bound: their next unit binds them. The digests go to ``run.json``.
     """
-    from sociallearn.models.file_digest import model_digest
-
     names = sorted(set(tasks))
     if not names:
         return Bindings({}, {})  # nothing will be computed
-    bound = store.bound("")
+    inputs = _inputs(store.run_dir, store.bound(""), config, bench, names)
+    if inputs.changes:
+        raise DataError(inputs.changes[0])
+    _record(store.run_dir / "run.json", {"data": inputs.data, "models": inputs.models})
+    return inputs.bindings
+
+
+def changed_inputs(config: ExperimentConfig, bench: Workbench, tasks: Iterable[str]) -> list[str]:
+    """What :func:`check_inputs` would refuse in ``config.run_dir`` for ``tasks``, one line per
+    changed input, read without writing (for ``--dry-run``)."""
+    from sociallearn.experiment.store import stored_meta
+
+    names = sorted(set(tasks))
+    if not names:
+        return []
+    bound = {k: v for k, v in stored_meta(config.run_dir).items() if k.startswith((_DATA, _MODEL))}
+    return list(_inputs(config.run_dir, bound, config, bench, names).changes)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    bindings: Bindings
+    data: dict[str, dict[str, str]]  # task -> digest and origin, for run.json
+    models: dict[str, dict[str, str]]  # spec -> digest and path, for run.json
+    changes: tuple[str, ...]  # one line per input that differs from what ``bound`` holds
+
+
+def _inputs(
+    run_dir: Path,
+    bound: Mapping[str, str],
+    config: ExperimentConfig,
+    bench: Workbench,
+    names: list[str],
+) -> _Inputs:
+    from sociallearn.models.file_digest import model_digest
+
+    changes: list[str] = []
     data: dict[str, str] = {}
     recorded: dict[str, dict[str, str]] = {}
     for task in names:
         task_data = bench.data(task)
         now, then = task_digest(task_data), bound.get(_DATA + task)
         if then is not None and then != now:
-            raise DataError(
-                f"{store.run_dir}: its {task} units were computed on other data (digest {then}); "
+            changes.append(
+                f"{run_dir}: its {task} units were computed on other data (digest {then}); "
                 f"{task}'s data now hash to {now} ({task_data.origin}): a data file was edited "
                 "or the data come from another source; " + _AGAIN.format(what="data")
             )
@@ -111,15 +145,14 @@ def check_inputs(
     for spec, path in model_files(config).items():
         now, then = model_digest(path), bound.get(_MODEL + spec)
         if then is not None and then != now:
-            raise DataError(
-                f"{store.run_dir}: its units were computed with other weights at {path} "
+            changes.append(
+                f"{run_dir}: its units were computed with other weights at {path} "
                 f"(digest {then}; they now hash to {now}): the model was replaced; "
                 + _AGAIN.format(what="model file")
             )
         models[spec] = now
         files[spec] = {"digest": now, "path": str(path)}
-    _record(store.run_dir / "run.json", {"data": recorded, "models": files})
-    return Bindings(data, models)
+    return _Inputs(Bindings(data, models), recorded, files, tuple(changes))
 
 
 def recorded_binding(

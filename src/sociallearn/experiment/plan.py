@@ -253,6 +253,8 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
     )
     if not todo:
         return
+    bench = Workbench(config, None)
+    note_changed_inputs(config, bench, {key.task for key in todo}, console)
     rates = run_rates(config, console)
     if isinstance(rates, str):
         console.print(
@@ -261,7 +263,6 @@ def print_plan(config: ExperimentConfig, console: Console) -> None:
         )
         return
     student, teacher = rates
-    bench = Workbench(config, None)
     shapes = {name: task_shape(config, bench, name) for name in config.tasks}
     parts = {
         key: unit_parts(
@@ -306,6 +307,16 @@ def stored_keys(config: ExperimentConfig, kind: str, console: Console) -> set[st
         )
         return set()
     return done
+
+
+def note_changed_inputs(
+    config: ExperimentConfig, bench: Workbench, tasks: set[str], console: Console
+) -> None:
+    """A note per input the directory's units were not computed from (a run would refuse)."""
+    from sociallearn.experiment.bindings import changed_inputs
+
+    for line in changed_inputs(config, bench, tasks):
+        console.print(f"note: {line} (a run there is refused)", markup=False, highlight=False)
 
 
 def print_rates(student: Rates, teacher: Rates, console: Console) -> None:

@@ -90,8 +90,18 @@ def stored_units(run_dir: Path, kind: str = "result") -> tuple[set[str], str | N
         return set(), None, ""
     with read_only(path) as db:
         keys = {k for (k,) in db.execute("SELECT key FROM units WHERE kind=?", (kind,))}
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    meta = stored_meta(run_dir)
     return keys, meta.get("fingerprint"), meta.get("config", "")
+
+
+def stored_meta(run_dir: Path) -> dict[str, str]:
+    """``run_dir``'s store meta (fingerprint, config, bound digests), read without writing;
+    empty without a store."""
+    path = run_dir / STORE_FILE
+    if not path.is_file():
+        return {}
+    with read_only(path) as db:
+        return {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}
 
 
 def _error_code(exc: sqlite3.Error) -> int | None:
