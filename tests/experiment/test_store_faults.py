@@ -214,6 +214,26 @@ def test_an_audit_transcript_named_per_run_is_matched_by_name_not_order(tmp_path
     assert by_unit == {"audit/t/m/2/r/0/code": [1], "audit/t/m/2/r/0/name": [2, 3]}
 
 
+def test_a_unit_listed_twice_keeps_its_last_row_and_the_messages_of_that_row(
+    tmp_path: Path,
+) -> None:
+    # Exports concatenated by hand: unit a, then b, then a again (recomputed).
+    rows = [("a", 0.1), ("b", 0.5), ("a", 0.9)]
+    (tmp_path / "results.jsonl").write_text(
+        "".join(json.dumps({"unit": u, "accuracy": acc}) + "\n" for u, acc in rows)
+    )
+    (tmp_path / "transcript.jsonl").write_text(
+        "".join(json.dumps({"unit": u, "k": k}) + "\n" for k, (u, _) in enumerate(rows))
+    )
+    assert rebuild_from_exports(tmp_path)[0] == 2
+    rebuilt = ResultsStore(tmp_path)
+    try:
+        assert {r["unit"]: r["accuracy"] for r in rebuilt.rows()} == {"a": 0.9, "b": 0.5}
+        assert sorted(m["k"] for m in rebuilt.messages()) == [1, 2]
+    finally:
+        rebuilt.close()
+
+
 # ------------------------------------------------------- item 7: OS and SQLite write failures
 
 

@@ -42,9 +42,10 @@ def rebuild_from_exports(run_dir: Path, data_dir: Path | None = None) -> tuple[i
 
     Results come from ``results.jsonl`` and audit runs from ``privacy.jsonl``; each unit's
     messages are the transcript block that carries its name (blocks are in the order units
-    finished, like the rows). The old store, if any, is moved aside, never deleted. Rows of a
-    carry (``--format carry``) get their labels back from the run's data (``data_dir``), and
-    ``results.jsonl`` is rewritten with them.
+    finished, like the rows; a unit listed twice keeps its last row and its last block). The
+    old store, if any, is moved aside, never deleted. Rows of a carry (``--format carry``) get
+    their labels back from the run's data (``data_dir``), and ``results.jsonl`` is rewritten
+    with them.
     """
     from sociallearn.export.carry import is_carried, restore_labels
 
@@ -67,9 +68,11 @@ def rebuild_from_exports(run_dir: Path, data_dir: Path | None = None) -> tuple[i
             previous = unit
         blocks[unit][-1].append(message)
 
-    def take(unit: str) -> list[dict[str, Any]]:
+    def take(unit: str, *, last: bool = True) -> list[dict[str, Any]]:
+        # A unit listed twice (exports concatenated by hand) keeps its last row, as ``results``
+        # does, so it keeps its last block too: the messages of the row it keeps.
         queue = blocks.get(unit)
-        return queue.pop(0) if queue else []
+        return queue.pop(-1 if last else 0) if queue else []
 
     lock = lock_run_dir(run_dir)  # no writer may use the store while it is replaced
     try:
@@ -101,7 +104,7 @@ def rebuild_from_exports(run_dir: Path, data_dir: Path | None = None) -> tuple[i
             for unit, row in privacy.items():
                 # Transcripts name an audit run in full; older ones named it by its teaching key
                 # alone, which the run's templates share, so their blocks are taken in order.
-                messages = take(unit) or take(unit.rsplit("/", 1)[0])
+                messages = take(unit) or take(unit.rsplit("/", 1)[0], last=False)
                 bind = recorded_binding(manifest, unit, audit=True)
                 store.save(f"audit/{unit}", {"unit": unit}, messages, "audit", [row], bind)
         finally:
