@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ from fake_runs import fake_audit_config, fake_run_config, result_rows
 from sociallearn.errors import DataError
 from sociallearn.experiment.audit import run_audit
 from sociallearn.experiment.audit_plan import print_audit_plan
-from sociallearn.experiment.bindings import check_inputs, task_digest
+from sociallearn.experiment.bindings import Bindings, check_inputs, task_digest
+from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.recover import rebuild_from_exports
 from sociallearn.experiment.runner import run_experiment
 from sociallearn.experiment.store import ResultsStore
@@ -159,18 +162,29 @@ def test_the_cli_says_so_in_one_error_line(tmp_path: Path) -> None:
     assert "computed on other data" not in dry.stdout
 
 
-def test_a_model_file_replaced_at_its_path_is_refused_on_resume(tmp_path: Path) -> None:
-    # The check reads the file, it does not load it: any bytes stand in for a GGUF here.
-    model = tmp_path / "m.gguf"
-    model.write_bytes(b"GGUF one quantisation")
+@contextmanager
+def _one_unit_stored(
+    tmp_path: Path, model: str
+) -> Iterator[tuple[ExperimentConfig, Workbench, ResultsStore, Bindings]]:
+    """A store with one unit bound to the data and ``model``'s weights as they are now."""
     data = _spam_csv(tmp_path / "spam.csv")
-    config = fake_run_config(tmp_path / "r", GRID, data_file=data, model=f"llamacpp:{model}")
+    config = fake_run_config(tmp_path / "r", GRID, data_file=data, model=model)
     bench = Workbench(config)
     store = ResultsStore(tmp_path / "r")
     try:
         bindings = check_inputs(store, config, bench, ["sms_spam"])
-        assert set(bindings.for_unit("sms_spam")) == {"data:sms_spam", f"model:llamacpp:{model}"}
         store.save("sms_spam/zero_shot/n=0/-/seed=0", {}, [], bind=bindings.for_unit("sms_spam"))
+        yield config, bench, store, bindings
+    finally:
+        store.close()
+
+
+def test_a_model_file_replaced_at_its_path_is_refused_on_resume(tmp_path: Path) -> None:
+    # The check reads the file, it does not load it: any bytes stand in for a GGUF here.
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF one quantisation")
+    with _one_unit_stored(tmp_path, f"llamacpp:{model}") as (config, bench, store, bindings):
+        assert set(bindings.for_unit("sms_spam")) == {"data:sms_spam", f"model:llamacpp:{model}"}
         model.write_bytes(b"GGUF another quantisation")
         with pytest.raises(DataError, match=r"computed with other weights at .*m.gguf \(digest"):
             check_inputs(store, config, bench, ["sms_spam"])
@@ -179,8 +193,6 @@ def test_a_model_file_replaced_at_its_path_is_refused_on_resume(tmp_path: Path) 
         # Nothing to compute: nothing is read or checked.
         model.write_bytes(b"GGUF another quantisation")
         assert check_inputs(store, config, bench, []).models == {}
-    finally:
-        store.close()
 
 
 def test_a_transformers_directory_is_bound_by_its_files(tmp_path: Path) -> None:
@@ -189,13 +201,7 @@ def test_a_transformers_directory_is_bound_by_its_files(tmp_path: Path) -> None:
     model.mkdir()
     (model / "config.json").write_text('{"model_type": "llama"}')
     (model / "model.safetensors").write_bytes(b"weights, one fine-tune")
-    data = _spam_csv(tmp_path / "spam.csv")
-    config = fake_run_config(tmp_path / "r", GRID, data_file=data, model=f"hf:{model}")
-    bench = Workbench(config)
-    store = ResultsStore(tmp_path / "r")
-    try:
-        bindings = check_inputs(store, config, bench, ["sms_spam"])
-        store.save("sms_spam/zero_shot/n=0/-/seed=0", {}, [], bind=bindings.for_unit("sms_spam"))
+    with _one_unit_stored(tmp_path, f"hf:{model}") as (config, bench, store, bindings):
         assert set(bindings.models) == {f"hf:{model}"}
         # A file nobody loads (a subfolder's copy, a hidden file) does not move the digest.
         (model / "original").mkdir()
@@ -205,5 +211,3 @@ def test_a_transformers_directory_is_bound_by_its_files(tmp_path: Path) -> None:
         (model / "model.safetensors").write_bytes(b"weights, another fine-tune")
         with pytest.raises(DataError, match=r"computed with other weights at .*tiny \(digest"):
             check_inputs(store, config, bench, ["sms_spam"])
-    finally:
-        store.close()
