@@ -9,6 +9,8 @@ replaces the answer of chosen requests with one kind of misbehaviour:
     null_text, null_logprobs, short_logprobs, string_logprobs, invalid_json, html,
     empty_choices, rate_limit (429 + Retry-After), error_500, slow, reset
 
+``models`` (a list of model entries) is what ``GET /v1/models`` answers; ``None``, a 404.
+
 ``every=2`` hits every second request (the first one included); ``limit=k`` only the first k
 requests; both count requests from the moment the mode is set. The server lives in a daemon
 thread for at most ``lifetime_s`` seconds, whatever the test does.
@@ -106,6 +108,7 @@ class FaultServer:
         self.retry_after = "1"
         self.delay = 1.0
         self.requests = 0  # every request received
+        self.models: list[dict[str, Any]] | None = None  # GET /models answers 404 while None
         self.faults = 0  # requests answered with the fault
         self.seen = 0  # requests since the mode was set
         self._lock = threading.Lock()
@@ -172,6 +175,13 @@ class FaultServer:
                     self.send_header(key.replace("_", "-"), value)
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def do_GET(self) -> None:  # the stdlib's name; only the model list
+                if not self.path.rstrip("/").endswith("/models") or server.models is None:
+                    self._send(404, b'{"error": {"message": "not found"}}', "application/json")
+                    return
+                listed = {"object": "list", "data": server.models}
+                self._send(200, json.dumps(listed).encode(), "application/json")
 
             def do_POST(self) -> None:  # the stdlib's name
                 length = int(self.headers.get("Content-Length") or 0)

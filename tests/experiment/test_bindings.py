@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -164,11 +165,13 @@ def test_the_cli_says_so_in_one_error_line(tmp_path: Path) -> None:
 
 @contextmanager
 def _one_unit_stored(
-    tmp_path: Path, model: str
+    tmp_path: Path, model: str, options: dict[str, Any] | None = None
 ) -> Iterator[tuple[ExperimentConfig, Workbench, ResultsStore, Bindings]]:
     """A store with one unit bound to the data and ``model``'s weights as they are now."""
     data = _spam_csv(tmp_path / "spam.csv")
-    config = fake_run_config(tmp_path / "r", GRID, data_file=data, model=model)
+    config = fake_run_config(
+        tmp_path / "r", GRID, data_file=data, model=model, model_options=options or {}
+    )
     bench = Workbench(config)
     store = ResultsStore(tmp_path / "r")
     try:
@@ -211,3 +214,21 @@ def test_a_transformers_directory_is_bound_by_its_files(tmp_path: Path) -> None:
         (model / "model.safetensors").write_bytes(b"weights, another fine-tune")
         with pytest.raises(DataError, match=r"computed with other weights at .*tiny \(digest"):
             check_inputs(store, config, bench, ["sms_spam"])
+
+
+def test_a_server_is_bound_by_what_it_lists(tmp_path: Path) -> None:
+    # openai:<name>: the server's weights cannot be read, its model list can.
+    pytest.importorskip("openai")
+    from fault_server import FaultServer
+
+    entry = {"id": "qwen", "object": "model", "root": "/models/qwen", "max_model_len": 4096}
+    with FaultServer(lifetime_s=60) as server:
+        server.models = [entry]
+        options = {"base_url": server.url}
+        with _one_unit_stored(tmp_path, "openai:qwen", options) as (config, bench, store, bound):
+            assert set(bound.models) == {f"openai:qwen@{server.url}"}
+            server.models = [{**entry, "created": 5}]  # the same model, asked again
+            assert check_inputs(store, config, bench, ["sms_spam"]) == bound
+            server.models = [{**entry, "root": "/models/another"}]  # restarted with another
+            with pytest.raises(DataError, match=r"the server serves another model"):
+                check_inputs(store, config, bench, ["sms_spam"])

@@ -74,3 +74,11 @@ def bos_server_url(embedded_gguf: Path) -> Iterator[str]:
     yield from start_server(
         embedded_gguf, "--kv_overrides", "tokenizer.ggml.add_bos_token=bool:true"
     )
+
+
+@pytest.fixture
+def f32_server_url(embedded_gguf: Path) -> Iterator[str]:
+    """The embedded GGUF's float32 copy served: another model file than ``server_url``'s."""
+    from sociallearn.models.gguf_weights import reencoded_gguf
+
+    yield from start_server(reencoded_gguf(embedded_gguf, "f32"))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from sociallearn.errors import CapabilityError
+from sociallearn.errors import CapabilityError, UserError
 from sociallearn.models.base import GenerationParams, ScoreRequest
 
 if TYPE_CHECKING:
@@ -96,3 +96,16 @@ def test_aligned_echo_scores_match_embedded(bos_server_url: str) -> None:
     for s, loc in zip(served, local, strict=True):
         assert s.n_tokens == loc.n_tokens > 0
         assert np.allclose(s.token_logprobs, loc.token_logprobs, atol=1e-3)
+
+
+def test_a_pool_of_servers_listing_different_models_is_refused(
+    server_url: str, f32_server_url: str
+) -> None:
+    """Two real servers: the embedded GGUF and its float32 copy, as one model's endpoints."""
+    from sociallearn.models.openai_compat import OpenAICompatModel
+
+    assert _client_model(server_url).content_digest is not None  # it lists its model
+    pool = OpenAICompatModel("smollm2", base_url=[server_url, f32_server_url])
+    with pytest.raises(UserError, match="serve different models") as info:
+        pool.generate(["The sky is"], GenerationParams(max_tokens=2, temperature=0.0))
+    assert "f32" in str(info.value) and "\n" not in str(info.value)

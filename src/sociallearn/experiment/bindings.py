@@ -44,22 +44,45 @@ def task_digest(data: TaskData) -> str:
     return digest.hexdigest()[:16]
 
 
-def model_files(config: ExperimentConfig) -> dict[str, Path]:
-    """The local weights of each role's model spec, where it has them: a GGUF run by llama.cpp
-    or read by transformers, a transformers directory, or a hub id's snapshot in the local hub
-    cache (a server's weights, and a hub id not cached, cannot be seen)."""
-    from sociallearn.models.embedded import resolve_model_path
-    from sociallearn.models.hf import resolve_local_model
-    from sociallearn.models.registry import split_spec
+@dataclass(frozen=True)
+class ModelWeights:
+    """What a role's model was computed with, where it can be seen."""
 
-    files: dict[str, Path] = {}
-    for spec in (config.teacher_spec(), config.student_spec()):
+    key: str  # what the store binds it under: the spec (a file), the model id (a server)
+    where: str  # the file, directory or server URL(s), named in refusals and in run.json
+    digest: str
+    served: bool  # a server's list entry (its weights are not seen), not the bytes themselves
+
+
+def model_weights(config: ExperimentConfig) -> list[ModelWeights]:
+    """The weights of each role's model, where they can be seen: a GGUF run by llama.cpp or
+    read by transformers, a transformers directory or a hub id's snapshot in the local hub cache
+    (their bytes), or what an OpenAI-compatible server lists as its model (a hub id not cached,
+    and a server without a model list, are not seen)."""
+    from sociallearn.models.embedded import resolve_model_path
+    from sociallearn.models.file_digest import model_digest
+    from sociallearn.models.hf import resolve_local_model
+    from sociallearn.models.registry import create_model, split_spec
+
+    seen: dict[str, ModelWeights] = {}
+    roles = [(config.teacher_spec(), config.teacher_options())]
+    roles.append((config.student_spec(), config.student_options()))
+    for spec, options in roles:
         provider, name = split_spec(spec)
+        path: Path | None = None
         if provider == "llamacpp":
-            files[spec] = resolve_model_path(name)[0]
-        elif provider == "hf" and (local := resolve_local_model(name)) is not None:
-            files[spec] = local
-    return files
+            path = resolve_model_path(name)[0]
+        elif provider == "hf":
+            path = resolve_local_model(name)
+        elif provider == "openai":
+            model = create_model(spec, **options)  # no request yet: the list is asked below
+            digest = getattr(model, "content_digest", None)
+            if digest is not None:
+                where = str(getattr(model, "base_url", name))
+                seen[model.model_id] = ModelWeights(model.model_id, where, digest, served=True)
+        if path is not None:
+            seen[spec] = ModelWeights(spec, str(path), model_digest(path), served=False)
+    return list(seen.values())
 
 
 @dataclass(frozen=True)
@@ -124,8 +147,6 @@ def _inputs(
     bench: Workbench,
     names: list[str],
 ) -> _Inputs:
-    from sociallearn.models.file_digest import model_digest
-
     changes: list[str] = []
     data: dict[str, str] = {}
     recorded: dict[str, dict[str, str]] = {}
@@ -142,16 +163,23 @@ def _inputs(
         recorded[task] = {"digest": now, "origin": task_data.origin}
     models: dict[str, str] = {}
     files: dict[str, dict[str, str]] = {}
-    for spec, path in model_files(config).items():
-        now, then = model_digest(path), bound.get(_MODEL + spec)
-        if then is not None and then != now:
+    for weights in model_weights(config):
+        now, then = weights.digest, bound.get(_MODEL + weights.key)
+        if then is not None and then != now and weights.served:
             changes.append(
-                f"{run_dir}: its units were computed with other weights at {path} "
+                f"{run_dir}: its units were computed with another model at {weights.where} "
+                f"(its model list's digest {then}; now {now}): the server serves another "
+                "model; " + _AGAIN.format(what="model")
+            )
+        elif then is not None and then != now:
+            changes.append(
+                f"{run_dir}: its units were computed with other weights at {weights.where} "
                 f"(digest {then}; they now hash to {now}): the model was replaced; "
                 + _AGAIN.format(what="model file")
             )
-        models[spec] = now
-        files[spec] = {"digest": now, "path": str(path)}
+        models[weights.key] = now
+        place = "server" if weights.served else "path"
+        files[weights.key] = {"digest": now, place: weights.where}
     return _Inputs(Bindings(data, models), recorded, files, tuple(changes))
 
 

@@ -16,7 +16,8 @@ that endpoint's *slots* for each try and gives it back afterwards:
 
 The endpoints of one pool must serve the same model with the same weights and settings: results
 are not allowed to depend on which one answered (the response cache keys them by the sorted URL
-list, :func:`parse_base_urls`), and nothing here can check it.
+list, :func:`parse_base_urls`). Endpoints that list different models are refused
+(:mod:`sociallearn.models.served_model`); weights behind the same list cannot be checked.
 """
 
 from __future__ import annotations

@@ -31,16 +31,16 @@ transport retries and ``Retry-After`` waits included, and given back during our 
 retry budget starts with the first try, not while a request waits for a slot. ``base_url`` may
 name several endpoints serving the same model (a list, or URLs separated by commas): each request
 goes to the one with the least requests in flight, and errors name the URL that failed. Which
-endpoint answered must not change results: the user must serve the same model with the same
-weights and settings on all of them. ``concurrency`` is the older name of ``max_connections``
-and still accepted (its meaning changed from "per call" to "per endpoint, whole process").
+endpoint answered must not change results: endpoints that list different models are refused
+(:mod:`.served_model`, whose digest also keys the response cache); the same weights and settings
+behind the same list are the user's to keep. ``concurrency`` is the older ``max_connections``.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -55,7 +55,6 @@ from sociallearn.models.base import (
     sample_indices,
 )
 from sociallearn.models.endpoint_pool import (
-    DEFAULT_MAX_CONNECTIONS,
     ClientRouter,
     Endpoint,
     EndpointPool,
@@ -63,6 +62,7 @@ from sociallearn.models.endpoint_pool import (
     parse_base_urls,
     slots_for,
 )
+from sociallearn.models.openai_options import max_connections_option, number_option
 from sociallearn.models.openai_responses import (
     UnusableResponseError,
     _chat_logprobs,
@@ -95,32 +95,6 @@ def _import_openai() -> Any:
     except ImportError as exc:
         raise UserError(_INSTALL_HINT) from exc
     return openai
-
-
-def _number(name: str, value: Any, *, integer: bool = False, minimum: float = 0.0) -> Any:
-    """A numeric option (``-O timeout=abc`` is one clear error, not a traceback later)."""
-    kind = "an integer" if integer else "a number"
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and integer and isinstance(value, float):
-        ok = value.is_integer()
-    if not ok or not math.isfinite(float(value)) or value < minimum:
-        raise UserError(f"option {name}: expected {kind} >= {minimum:g}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
-def _max_connections(max_connections: Any, concurrency: Any) -> int:
-    """``max_connections``, or ``concurrency`` (its older name); both set must agree."""
-    if concurrency is not None:
-        concurrency = _number("concurrency", concurrency, integer=True, minimum=1)
-    if max_connections is None:
-        return DEFAULT_MAX_CONNECTIONS if concurrency is None else int(concurrency)
-    limit = int(_number("max_connections", max_connections, integer=True, minimum=1))
-    if concurrency is not None and concurrency != limit:
-        raise UserError(
-            f"options concurrency={concurrency} and max_connections={limit} disagree: "
-            "concurrency is the older name of max_connections; set only max_connections"
-        )
-    return limit
 
 
 class OpenAICompatModel:
@@ -171,11 +145,11 @@ class OpenAICompatModel:
             raise UserError(
                 f"option scoring: expected 'echo' or 'prompt_logprobs', got {scoring!r}"
             )
-        self.timeout = _number("timeout", timeout, minimum=0.001)
-        self.max_tries = _number("max_tries", max_tries, integer=True, minimum=1)
-        self.backoff = _number("backoff", backoff)
-        self.retry_budget = _number("retry_budget", retry_budget, minimum=0.001)
-        self.max_connections = _max_connections(max_connections, concurrency)
+        self.timeout = number_option("timeout", timeout, minimum=0.001)
+        self.max_tries = number_option("max_tries", max_tries, integer=True, minimum=1)
+        self.backoff = number_option("backoff", backoff)
+        self.retry_budget = number_option("retry_budget", retry_budget, minimum=0.001)
+        self.max_connections = max_connections_option(max_connections, concurrency)
         if extra_body is not None and not isinstance(extra_body, dict):
             raise UserError(f"option extra_body: expected a mapping, got {extra_body!r}")
         if api_key is not None and not isinstance(api_key, str):
@@ -213,6 +187,20 @@ class OpenAICompatModel:
         # A ready client (tests) answers for every endpoint; else methods are routed per request.
         self._client = client or ClientRouter(endpoints[0].client)
         self._echo_checked = False
+        self._served: tuple[str | None] | None = None  # content_digest, once asked
+        self._served_lock = threading.Lock()
+
+    @property
+    def content_digest(self) -> str | None:
+        """What the endpoints say they serve (:mod:`.served_model`), asked once; endpoints that
+        list different models are refused (before a pool's first request, see ``_map``)."""
+        with self._served_lock:
+            if self._served is None:
+                from sociallearn.models.served_model import served_digest
+
+                pairs = [(e.url, e.client) for e in self._pool.endpoints]
+                self._served = (served_digest(pairs, self.name, (self._openai.OpenAIError,)),)
+            return self._served[0]
 
     @property
     def model_id(self) -> str:
@@ -292,6 +280,8 @@ class OpenAICompatModel:
         )
 
     def _map(self, fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
+        if len(self._pool.endpoints) > 1:
+            _ = self.content_digest  # a pool's endpoints must list one model: asked once
         return self._pool.map(fn, items)
 
     # ------------------------------------------------------------------------ generation
