@@ -166,8 +166,8 @@ class HFModel:
     ) -> None:
         if not name:
             raise UserError("--model hf:<model id or path>: the model name is missing")
-        gguf = resolve_gguf(name)  # a missing file is reported before the slow imports
-        local = resolve_local_model(name)
+        local = resolve_local_model(name)  # a missing file is reported before the slow imports
+        gguf = local if local is not None and local.is_file() else None
         # The weights' bytes key the response cache (see CachedModel.cache_id); an uncached hub
         # id is fetched by transformers and has none.
         self.content_digest = model_digest(local) if local is not None else None
