@@ -15,13 +15,13 @@ from rich.console import Console
 
 from cli_helpers import _cli, _one_error_line
 from fake_runs import fake_audit_config, fake_run_config, result_rows
-from sociallearn.errors import DataError
+from sociallearn.errors import ConfigError, DataError
 from sociallearn.experiment.audit import run_audit
 from sociallearn.experiment.audit_plan import print_audit_plan
 from sociallearn.experiment.bindings import Bindings, check_inputs, task_digest
 from sociallearn.experiment.config import ExperimentConfig
 from sociallearn.experiment.recover import rebuild_from_exports
-from sociallearn.experiment.runner import run_experiment
+from sociallearn.experiment.runner import open_store, run_experiment
 from sociallearn.experiment.store import ResultsStore
 from sociallearn.experiment.workbench import Workbench
 from sociallearn.export import export_run
@@ -187,7 +187,7 @@ def test_a_model_file_replaced_at_its_path_is_refused_on_resume(tmp_path: Path) 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF one quantisation")
     with _one_unit_stored(tmp_path, f"llamacpp:{model}") as (config, bench, store, bindings):
-        assert set(bindings.for_unit("sms_spam")) == {"data:sms_spam", f"model:llamacpp:{model}"}
+        assert set(bindings.for_unit("sms_spam")) == {"data:sms_spam", "model:llamacpp:m.gguf"}
         model.write_bytes(b"GGUF another quantisation")
         with pytest.raises(DataError, match=r"computed with other weights at .*m.gguf \(digest"):
             check_inputs(store, config, bench, ["sms_spam"])
@@ -205,7 +205,7 @@ def test_a_transformers_directory_is_bound_by_its_files(tmp_path: Path) -> None:
     (model / "config.json").write_text('{"model_type": "llama"}')
     (model / "model.safetensors").write_bytes(b"weights, one fine-tune")
     with _one_unit_stored(tmp_path, f"hf:{model}") as (config, bench, store, bindings):
-        assert set(bindings.models) == {f"hf:{model}"}
+        assert set(bindings.models) == {"hf:tiny"}
         # A file nobody loads (a subfolder's copy, a hidden file) does not move the digest.
         (model / "original").mkdir()
         (model / "original" / "consolidated.pth").write_bytes(b"the same weights, another format")
@@ -232,3 +232,44 @@ def test_a_server_is_bound_by_what_it_lists(tmp_path: Path) -> None:
             server.models = [{**entry, "root": "/models/another"}]  # restarted with another
             with pytest.raises(DataError, match=r"the server serves another model"):
                 check_inputs(store, config, bench, ["sms_spam"])
+
+
+def test_a_directory_resumes_where_the_same_data_and_model_lie_elsewhere(tmp_path: Path) -> None:
+    # Another machine or checkout: the data file and the model file at other paths.
+    here, there = tmp_path / "here", tmp_path / "there"
+    for folder in (here, there):
+        folder.mkdir()
+        _spam_csv(folder / "spam.csv")
+        (folder / "m.gguf").write_bytes(b"GGUF one quantisation")
+
+    def config(folder: Path, out: str = "r") -> ExperimentConfig:
+        data, model = folder / "spam.csv", f"llamacpp:{folder / 'm.gguf'}"
+        return fake_run_config(tmp_path / out, GRID, data_file=data, model=model)
+
+    def start(config: ExperimentConfig, fingerprint: str | None = None) -> None:
+        store = open_store(config)
+        try:
+            if fingerprint is not None:
+                store._fingerprint = fingerprint  # as an older version bound it
+            bindings = check_inputs(store, config, Workbench(config), ["sms_spam"])
+            unit = f"sms_spam/zero_shot/n=0/-/seed={len(store.done())}"
+            store.save(unit, {}, [], bind=bindings.for_unit("sms_spam"))
+        finally:
+            store.close()
+
+    assert config(here).fingerprint() == config(there).fingerprint()
+    start(config(here))
+    start(config(there))  # resumed elsewhere: the same bytes
+    (there / "m.gguf").write_bytes(b"GGUF another quantisation")
+    with pytest.raises(DataError, match=r"computed with other weights at .*there/m.gguf"):
+        start(config(there))
+    (there / "m.gguf").write_bytes(b"GGUF one quantisation")
+    _spam_csv(there / "spam.csv", flipped=3)
+    with pytest.raises(DataError, match="its sms_spam units were computed on other data"):
+        start(config(there))
+    # A directory an older version made holds the fingerprint with the paths: it resumes where
+    # they are the same, and is refused elsewhere, naming them.
+    start(config(here, "old"), fingerprint=config(here).path_fingerprint())
+    start(config(here, "old"))
+    with pytest.raises(ConfigError, match=r"differs: model: .* there, .* here; data_file: "):
+        start(config(there, "old"))

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sociallearn.errors import ConfigError
-from sociallearn.experiment.config import ExperimentConfig, load_config
+from sociallearn.experiment.config import ExperimentConfig, load_config, portable_spec
 from sociallearn.experiment.units import expand_units
 
 PRESETS = Path(__file__).parents[2] / "src" / "sociallearn" / "presets"
@@ -112,6 +113,43 @@ def test_unit_seeds_depend_on_the_key_only() -> None:
     seeds = {str(k): k.derived_seed("teach") for k in keys}
     again = {str(k): k.derived_seed("teach") for k in reversed(keys)}
     assert seeds == again and len(set(seeds.values())) == len(seeds)
+
+
+@pytest.mark.parametrize(
+    ("spec", "portable"),
+    [
+        ("llamacpp:/home/a/models/qwen.gguf", "llamacpp:qwen.gguf"),
+        ("llamacpp:~/qwen.gguf", "llamacpp:qwen.gguf"),
+        ("llamacpp:smollm2", "llamacpp:smollm2"),
+        ("llamacpp", "llamacpp"),
+        ("hf:/data/models/qwen-0.5b", "hf:qwen-0.5b"),
+        ("hf:./qwen-0.5b", "hf:qwen-0.5b"),
+        ("hf:/data/m.gguf", "hf:m.gguf"),
+        ("hf:Qwen/Qwen2.5-0.5B", "hf:Qwen/Qwen2.5-0.5B"),  # a hub id: no folder to leave out
+        ("openai:qwen", "openai:qwen"),
+        ("fake", "fake"),
+    ],
+)
+def test_a_portable_spec_leaves_out_a_local_models_folder(spec: str, portable: str) -> None:
+    assert portable_spec(spec) == portable
+
+
+def test_where_the_inputs_lie_is_not_fingerprinted_but_the_model_files_name_is() -> None:
+    def config(**fields: Any) -> ExperimentConfig:
+        return ExperimentConfig.model_validate(fields)
+
+    base = config(model="llamacpp:/a/qwen.gguf", data_dir="/a/datasets")
+    moved = config(model="llamacpp:/b/qwen.gguf", data_dir="../datasets")
+    assert (
+        base.fingerprint()
+        == moved.fingerprint()
+        == config(model="llamacpp:qwen.gguf").fingerprint()
+    )
+    assert base.path_fingerprint() != moved.path_fingerprint()
+    assert base.fingerprint() != config(model="llamacpp:/a/qwen-q8.gguf").fingerprint()
+    assert config(data_file="/a/spam.csv").fingerprint() == ExperimentConfig().fingerprint()
+    # Nothing path-like set: the two agree (directories of older versions keep resuming).
+    assert ExperimentConfig().path_fingerprint() == ExperimentConfig().fingerprint()
 
 
 def test_fingerprints_of_existing_run_directories_do_not_change() -> None:

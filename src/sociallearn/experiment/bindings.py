@@ -48,7 +48,8 @@ def task_digest(data: TaskData) -> str:
 class ModelWeights:
     """What a role's model was computed with, where it can be seen."""
 
-    key: str  # what the store binds it under: the spec (a file), the model id (a server)
+    key: str  # what the store binds it under: the spec without its folder, a server's model id
+    spec: str  # as written (older versions bound a local model under it)
     where: str  # the file, directory or server URL(s), named in refusals and in run.json
     digest: str
     served: bool  # a server's list entry (its weights are not seen), not the bytes themselves
@@ -59,6 +60,7 @@ def model_weights(config: ExperimentConfig) -> list[ModelWeights]:
     read by transformers, a transformers directory or a hub id's snapshot in the local hub cache
     (their bytes), or what an OpenAI-compatible server lists as its model (a hub id not cached,
     and a server without a model list, are not seen)."""
+    from sociallearn.experiment.config import portable_spec
     from sociallearn.models.embedded import resolve_model_path
     from sociallearn.models.file_digest import model_digest
     from sociallearn.models.hf import resolve_local_model
@@ -79,9 +81,13 @@ def model_weights(config: ExperimentConfig) -> list[ModelWeights]:
             digest = getattr(model, "content_digest", None)
             if digest is not None:
                 where = str(getattr(model, "base_url", name))
-                seen[model.model_id] = ModelWeights(model.model_id, where, digest, served=True)
+                key = model.model_id
+                seen[key] = ModelWeights(key, spec, where, digest, served=True)
         if path is not None:
-            seen[spec] = ModelWeights(spec, str(path), model_digest(path), served=False)
+            # Keyed without the folder, as the fingerprint names it: the same file elsewhere
+            # resumes (checked by its digest here).
+            key = portable_spec(spec)
+            seen[key] = ModelWeights(key, spec, str(path), model_digest(path), served=False)
     return list(seen.values())
 
 
@@ -164,7 +170,8 @@ def _inputs(
     models: dict[str, str] = {}
     files: dict[str, dict[str, str]] = {}
     for weights in model_weights(config):
-        now, then = weights.digest, bound.get(_MODEL + weights.key)
+        now = weights.digest
+        then = bound.get(_MODEL + weights.key, bound.get(_MODEL + weights.spec))
         if then is not None and then != now and weights.served:
             changes.append(
                 f"{run_dir}: its units were computed with another model at {weights.where} "

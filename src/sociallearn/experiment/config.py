@@ -218,7 +218,13 @@ class ExperimentConfig(_Strict):
         data = self.fingerprint_data()
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
-    def fingerprint_data(self) -> dict[str, Any]:
+    def path_fingerprint(self) -> str:
+        """The fingerprint as run directories made before paths were left out hold it (with the
+        data folder, data file and model paths as written); they keep being accepted by it."""
+        data = self.fingerprint_data(paths=True)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def fingerprint_data(self, *, paths: bool = False) -> dict[str, Any]:
         """The settings that change a unit's result, as hashed by :meth:`fingerprint`.
 
         Where results are written, and the grid axes (which units exist: tasks, methods, n,
@@ -226,11 +232,22 @@ class ExperimentConfig(_Strict):
         settings and its own key, so a grid can be extended in place (more seeds, more audit
         runs) while a changed setting (model, limit, temperature, ...) is refused. Model
         options that only change speed or logging (``n_threads``, ``verbose``) are left out too.
+        So are where the inputs lie (unless ``paths``): the data folder and file, and a model
+        file's or directory's folder (its name stays). The inputs themselves are bound by
+        their content (:mod:`sociallearn.experiment.bindings`), so a directory resumes on
+        another machine where the same data and model lie elsewhere, and refuses other ones.
         """
         data = self.model_dump(
             mode="json",
             exclude={"out", "cache", "name", "tasks", "methods", "n", "aggregators", "seeds"},
         )
+        if not paths:
+            # Hashed as unset (their default), so directories that never set them keep their
+            # fingerprint.
+            data["data_dir"] = data["data_file"] = None
+            for role in ("model", "teacher_model", "student_model"):
+                if data[role]:
+                    data[role] = portable_spec(data[role])
         for axis in ("runs", "methods", "templates"):
             data["audit"].pop(axis, None)
         # Options that change speed or logging, not results: llama.cpp gives bit-identical
@@ -272,6 +289,19 @@ class ExperimentConfig(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def portable_spec(spec: str) -> str:
+    """``spec`` with a local model's folder left out: ``llamacpp:/a/m.gguf`` -> ``llamacpp:m.gguf``
+    (the model id names it so too); ``hf:`` likewise for a ``.gguf`` file or a path written as
+    one (starting ``/``, ``~`` or ``.``). A hub id, an alias and a server's model are kept."""
+    from sociallearn.models.embedded import EMBEDDED_ALIASES
+
+    provider, _, name = (part.strip() for part in spec.partition(":"))
+    local = (provider == "llamacpp" and name.lower() not in EMBEDDED_ALIASES) or (
+        provider == "hf" and (name.lower().endswith(".gguf") or name.startswith(("/", "~", ".")))
+    )
+    return f"{provider}:{Path(name).name}" if local and Path(name).name else spec
 
 
 # Command-line flags that set a config field (an error in their value names the flag).

@@ -43,13 +43,19 @@ def config_changes(stored_yaml: str, current_yaml: str) -> list[str]:
     ``OPENAI_BASE_URL``).
     """
     try:
-        stored, current = (
-            _flat(ExperimentConfig.model_validate(yaml.safe_load(text) or {}).fingerprint_data())
+        configs = [
+            ExperimentConfig.model_validate(yaml.safe_load(text) or {})
             for text in (stored_yaml, current_yaml)
-        )
+        ]
     except (yaml.YAMLError, ValidationError, TypeError, ValueError):
         return []
-    keys = [k for k in dict.fromkeys([*stored, *current]) if stored.get(k) != current.get(k)]
+    # Paths count only where nothing else differs: a directory made before they were left out
+    # of the fingerprint is refused for them.
+    for paths in (False, True):
+        stored, current = (_flat(c.fingerprint_data(paths=paths)) for c in configs)
+        keys = [k for k in dict.fromkeys([*stored, *current]) if stored.get(k) != current.get(k)]
+        if keys:
+            break
     shown = [f"{k}: {_show(stored.get(k))} there, {_show(current.get(k))} here" for k in keys]
     if len(shown) > _SHOWN:
         shown = [*shown[:_SHOWN], f"and {len(shown) - _SHOWN} more"]

@@ -297,7 +297,10 @@ def stored_keys(config: ExperimentConfig, kind: str, console: Console) -> set[st
     from sociallearn.experiment.store import stored_units
 
     done, fingerprint, stored_config = stored_units(config.run_dir, kind)
-    if fingerprint is not None and fingerprint != config.fingerprint():
+    if fingerprint is not None and fingerprint not in (
+        config.fingerprint(),
+        config.path_fingerprint(),  # a directory made before paths were left out
+    ):
         changes = config_changes(stored_config, config.to_yaml()) if stored_config else []
         differs = f" (differs: {'; '.join(changes)})" if changes else ""
         console.print(

@@ -115,7 +115,7 @@ def write_manifest(config: ExperimentConfig, store: ResultsStore) -> None:
     manifest = {
         "sociallearn_version": __version__,
         "python": platform.python_version(),
-        "fingerprint": config.fingerprint(),
+        "fingerprint": store.fingerprint or config.fingerprint(),  # as the directory holds it
         "teacher_model": config.teacher_spec(),
         "student_model": config.student_spec(),
         "seeds": config.seeds,
@@ -136,7 +136,8 @@ def open_store(config: ExperimentConfig, *, shared: bool = False) -> ResultsStor
     """The run directory's store, locked for this writer (``shared``: audit shards)."""
     store = ResultsStore(config.run_dir)
     try:
-        store.claim(config.fingerprint(), config.to_yaml(), shared=shared)
+        also = (config.path_fingerprint(),)  # directories made before paths were left out
+        store.claim(config.fingerprint(), config.to_yaml(), shared=shared, also=also)
     except Exception:
         store.close()
         raise

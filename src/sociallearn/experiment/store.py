@@ -160,6 +160,7 @@ class ResultsStore:
         self.path = run_dir / STORE_FILE
         self._lock: IO[bytes] | None = None
         self._fingerprint: str | None = None
+        self._also: tuple[str, ...] = ()  # fingerprints of this config older versions bound
         self._config = ""
         try:
             self._db = sqlite3.connect(self.path, timeout=30)
@@ -221,23 +222,40 @@ class ResultsStore:
         """Take the directory's writer lock: exclusive, or shared between audit shards."""
         self._lock = lock_run_dir(self.run_dir, shared=shared)
 
-    def claim(self, fingerprint: str, config_yaml: str, *, shared: bool = False) -> None:
+    def claim(
+        self,
+        fingerprint: str,
+        config_yaml: str,
+        *,
+        shared: bool = False,
+        also: Sequence[str] = (),
+    ) -> None:
         """Check the directory holds results of this config (or none); lock it for writing.
 
         The fingerprint is bound with the first stored unit (:meth:`save`), so a start that
         fails before storing anything leaves the directory free for the corrected command.
+        ``also``: the same config's fingerprint as older versions computed it, which the
+        directories they made hold (and keep).
         """
         self.lock(shared=shared)
         self._fingerprint, self._config = fingerprint, config_yaml
+        self._also = tuple(also)
         with self._transaction("cannot write") as db:
             if not db.execute("SELECT 1 FROM units LIMIT 1").fetchone():
                 # Nothing stored: an earlier start bound it (older versions did) in vain.
                 db.execute("DELETE FROM meta WHERE key IN ('fingerprint', 'config')")
         self._check_fingerprint()
 
+    @property
+    def fingerprint(self) -> str | None:
+        """The fingerprint the directory holds, else the one its first unit will bind."""
+        row = self._query("SELECT value FROM meta WHERE key='fingerprint'")
+        return str(row[0][0]) if row else self._fingerprint
+
     def _check_fingerprint(self) -> None:
         row = self._query("SELECT value FROM meta WHERE key='fingerprint'")
-        if row and self._fingerprint is not None and row[0][0] != self._fingerprint:
+        accepted = (self._fingerprint, *self._also)
+        if row and self._fingerprint is not None and row[0][0] not in accepted:
             raise ConfigError(
                 f"{self.run_dir}: this run directory holds results of a different configuration "
                 f"(fingerprint {row[0][0]}, yours {self._fingerprint}{self._changes()}); use "
