@@ -273,3 +273,23 @@ def test_a_directory_resumes_where_the_same_data_and_model_lie_elsewhere(tmp_pat
     start(config(here, "old"))
     with pytest.raises(ConfigError, match=r"differs: model: .* there, .* here; data_file: "):
         start(config(there, "old"))
+
+
+def test_two_model_files_of_one_name_are_each_bound(tmp_path: Path) -> None:
+    # The teachers' and the student's model: one file name in two folders, other bytes.
+    for role in ("teacher", "student"):
+        (tmp_path / role).mkdir()
+        (tmp_path / role / "m.gguf").write_bytes(f"GGUF the {role}'s weights".encode())
+    data = _spam_csv(tmp_path / "spam.csv")
+    roles = {f"{r}_model": f"llamacpp:{tmp_path / r / 'm.gguf'}" for r in ("teacher", "student")}
+    config = fake_run_config(tmp_path / "r", GRID, data_file=data, **roles)
+    store = ResultsStore(tmp_path / "r")
+    try:
+        bindings = check_inputs(store, config, Workbench(config), ["sms_spam"])
+        assert set(bindings.models) == {"llamacpp:m.gguf", "llamacpp:m.gguf (student)"}
+        store.save("sms_spam/zero_shot/n=0/-/seed=0", {}, [], bind=bindings.for_unit("sms_spam"))
+        (tmp_path / "student" / "m.gguf").write_bytes(b"GGUF other weights")
+        with pytest.raises(DataError, match=r"other weights at .*student/m.gguf"):
+            check_inputs(store, config, Workbench(config), ["sms_spam"])
+    finally:
+        store.close()

@@ -67,9 +67,9 @@ def model_weights(config: ExperimentConfig) -> list[ModelWeights]:
     from sociallearn.models.registry import create_model, split_spec
 
     seen: dict[str, ModelWeights] = {}
-    roles = [(config.teacher_spec(), config.teacher_options())]
-    roles.append((config.student_spec(), config.student_options()))
-    for spec, options in roles:
+    roles = [("teacher", config.teacher_spec(), config.teacher_options())]
+    roles.append(("student", config.student_spec(), config.student_options()))
+    for role, spec, options in roles:
         provider, name = split_spec(spec)
         path: Path | None = None
         if provider == "llamacpp":
@@ -87,6 +87,8 @@ def model_weights(config: ExperimentConfig) -> list[ModelWeights]:
             # Keyed without the folder, as the fingerprint names it: the same file elsewhere
             # resumes (checked by its digest here).
             key = portable_spec(spec)
+            if key in seen and seen[key].where != str(path):
+                key += f" ({role})"  # two files of one name: each role's is bound
             seen[key] = ModelWeights(key, spec, str(path), model_digest(path), served=False)
     return list(seen.values())
 
