@@ -7,8 +7,9 @@ it and a registry package stands in, ``SOCIALLEARN_DATA_DIR`` points elsewhere),
 replaced at the same path (another quantisation, an updated embedded-model package) would
 resume under the same fingerprint and put units of two datasets or two models in one table.
 So each task's examples (the teachers' pool and the test set, as split) and each local model
-(a GGUF file, a transformers directory) are hashed; the digests are bound in the store with the
-first unit stored under them and checked before any unit runs again. ``run.json`` records them,
+(a GGUF file, a transformers directory) are hashed, as is what an OpenAI-compatible server lists
+as its model; the digests are bound in the store with the first unit stored under them and
+checked before any unit runs again. ``run.json`` records them,
 so ``recover`` binds a rebuilt store again and a carry keeps them.
 """
 
@@ -98,7 +99,7 @@ class Bindings:
     """The digests this start computes under: each task's data and each local model file."""
 
     data: Mapping[str, str]  # task -> digest
-    models: Mapping[str, str]  # model spec -> digest
+    models: Mapping[str, str]  # ModelWeights.key -> digest
 
     def for_unit(self, task: str) -> dict[str, str]:
         """The store meta values a unit of ``task`` binds (see ``ResultsStore.save``)."""
@@ -144,7 +145,7 @@ def changed_inputs(config: ExperimentConfig, bench: Workbench, tasks: Iterable[s
 class _Inputs:
     bindings: Bindings
     data: dict[str, dict[str, str]]  # task -> digest and origin, for run.json
-    models: dict[str, dict[str, str]]  # spec -> digest and path, for run.json
+    models: dict[str, dict[str, str]]  # key -> digest and path (or server), for run.json
     changes: tuple[str, ...]  # one line per input that differs from what ``bound`` holds
 
 
