@@ -202,6 +202,44 @@ def test_a_run_carried_to_another_machine_resumes(tmp_path: Path) -> None:
     assert (moved / "audit" / "privacy.jsonl").read_text().splitlines()[:1] == carried
 
 
+def _spam_folder(root: Path, flipped: int = 0) -> Path:
+    """A data folder in ``--data-dir``'s layout: 60 SMS messages, half spam (``flipped`` ham
+    messages relabelled: an edited copy)."""
+    (root / "sms_spam").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(30):
+        rows.append({"text": f"see you at {i}, bring the tickets", "label": "ham"})
+        rows.append({"text": f"WINNER {i}! claim your prize, call 0906{i:04d}", "label": "spam"})
+    for row in rows[: 2 * flipped : 2]:
+        row["label"] = "spam"
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    (root / "sms_spam" / "sms_spam.jsonl").write_text(text)
+    return root
+
+
+def test_a_carry_resumes_where_the_same_data_lie_elsewhere(tmp_path: Path) -> None:
+    # The other machine keeps its data at another path: the fingerprint leaves the path out,
+    # the data's digest (in the carry's run.json) is checked instead.
+    config = _small_config(tmp_path)
+    here, there = tmp_path / "here", tmp_path / "there"
+    _spam_folder(here / "data")
+    _spam_folder(there / "data")
+
+    def run(at: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        return _cli("run", str(config), "--data-dir", str(at / "data"), *extra)
+
+    assert run(here, "--method", "zero_shot", "--out", str(here / "grid")).returncode == 0
+    carry = _cli("export", str(here / "grid"), "--format", "carry", "--out", str(there / "grid"))
+    assert carry.returncode == 0, carry.stderr
+    assert _cli("recover", str(there / "grid"), "--data-dir", str(there / "data")).returncode == 0
+    rerun = run(there, "--out", str(there / "grid"))
+    assert rerun.returncode == 0 and "1 units computed, 1 reused" in rerun.stdout, rerun.stderr
+    # Other data at that path: refused, nothing computed.
+    _spam_folder(there / "data", flipped=2)
+    refused = _one_error_line(run(there, "--seeds", "2", "--out", str(there / "grid")))
+    assert "its sms_spam units were computed on other data" in refused
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks and signals")
 @pytest.mark.usefixtures("sigint_reaches_children")
 def test_a_second_process_on_the_same_directory_is_refused(tmp_path: Path) -> None:
