@@ -373,8 +373,9 @@ def recover(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Rebuild a run directory's results.sqlite from its exports or a carry (the old file is
-    kept); a carry's labels come back from the run's data (--data-dir)."""
+    """Rebuild a run directory's results.sqlite from its exports or a carry.
+
+    The old file is kept; a carry's labels come back from the run's data (--data-dir)."""
     try:
         from sociallearn.experiment.recover import rebuild_from_exports
 
