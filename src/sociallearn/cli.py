@@ -117,7 +117,19 @@ def _overrides(**kwargs: Any) -> dict[str, Any]:
             continue
         out[key] = value
     if "seeds_count" in out:
-        out["seeds"] = list(range(out.pop("seeds_count")))
+        count = out.pop("seeds_count")
+        # --seeds is a count, not a seed: "--seeds 0" would ask for no seeds at all, and a count
+        # beside explicit --seed values would silently replace them.
+        if "seeds" in out:
+            raise UserError(
+                "--seed and --seeds: give one (--seed S for given seeds, --seeds N for 0..N-1)"
+            )
+        if count < 1:
+            raise UserError(
+                f"--seeds {count}: expected a count of at least 1 (seeds 0..N-1); "
+                "for seed 0 alone use --seed 0"
+            )
+        out["seeds"] = list(range(count))
     return out
 
 
