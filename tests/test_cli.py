@@ -30,7 +30,6 @@ ROOT = Path(__file__).parents[1]
             "'weights' is not an option of model provider 'fake'",
         ),
         (["--model-option", "weights=q3"], "option weights: expected one of f32, f16, bf16, q8_0"),
-        (["--seeds", "0"], "--seeds 0: expected a count of at least 1 (seeds 0..N-1); for seed 0"),
         (["--seed", "3", "--seeds", "2"], "--seed and --seeds: give one"),
     ],
 )

@@ -143,7 +143,7 @@ def test_flag_errors_name_the_flag(tmp_path: Path) -> None:
     line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--teachers", "0"))
     assert line.startswith("error: --teachers:")
     line = _one_error_line(_cli("run", "--out", str(tmp_path / "r"), "--seeds", "0"))
-    assert line.startswith("error: --seed/--seeds:") and "runs nothing" in line
+    assert line.startswith("error: --seeds 0:") and "use --seed 0" in line
     line = _one_error_line(
         _cli("run", "--out", str(tmp_path / "r"), "-O", "timeout=abc", "--model", "openai:m")
     )
